@@ -1,0 +1,341 @@
+"""MaskedAutoencoderEmbedder: self-supervised embeddings by masked reconstruction."""
+
+from numbers import Real
+
+import scipy.sparse as sp
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils import check_array
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import BaseEmbedder
+from ._network import MLP
+from ._reconstruction import MaskedReconstruction, has_negative_values
+
+
+class MaskedAutoencoderEmbedder(BaseEmbedder):
+    """Product embeddings learned by reconstructing randomly masked features.
+
+    Each training row has a random fraction ``mask_ratio`` of its features
+    hidden; the encoder maps the corrupted row to ``n_components`` dimensions
+    and the decoder reconstructs the whole row from that code. No labels are
+    needed, so the model can pre-train on a whole catalog. The embedding
+    (:meth:`transform`) is the encoder's output on the uncorrupted row.
+
+    Parameters
+    ----------
+    n_components : int, default=64
+        Dimension of the embedding (width of the encoder's last layer).
+    hidden_layer_sizes : array-like of int, default=()
+        Widths of the encoder's hidden layers, between the input and the
+        embedding. The default, a single layer from the features to the
+        embedding, is both fast and, on product-title TF-IDF, at least as
+        good as deeper encoders (see ``benchmarks/RESULTS.md``).
+    decoder_layer_sizes : array-like of int, default=None
+        Widths of the decoder's hidden layers, between the embedding and the
+        reconstruction. None mirrors ``hidden_layer_sizes``.
+    activation : {"tanh", "relu", "identity"}, default="tanh"
+        Activation of every encoder layer (the embedding included) and of
+        the decoder's hidden layers; the decoder's output is linear.
+        ``"identity"`` with no hidden layers gives a linear autoencoder.
+    mask_ratio : float in [0, 1), default=0.5
+        Probability that each feature of a training row is hidden. For sparse
+        input only the stored (non-zero) entries are masked.
+    corruption : {"zero", "marginal"}, default="zero"
+        How a hidden feature is hidden: set to zero, or replaced by the same
+        feature of another random row of the batch (SCARF).
+    loss : {"auto", "mse", "multinomial"}, default="auto"
+        Reconstruction loss. ``"mse"``: squared error on every feature.
+        ``"multinomial"``: each row, normalised to sum to one, is treated as a
+        distribution over features and scored by the log-likelihood of a
+        softmax over the decoder's outputs (Mult-DAE). It suits non-negative
+        bag-of-words input such as TF-IDF or counts, where squared error is
+        dominated by the many zeros; it requires non-negative X. ``"auto"``
+        chooses ``"multinomial"`` for sparse non-negative input and
+        ``"mse"`` otherwise. The choice is stored in ``loss_``.
+    solver : {"adam", "sgd"}, default="adam"
+        Optimizer; ``"sgd"`` uses Nesterov momentum ``momentum``.
+    alpha : float, default=1e-4
+        L2 penalty on the weights, scaled as in scikit-learn's MLP.
+    batch_size : int or "auto", default="auto"
+        Minibatch size; ``"auto"`` is ``min(256, n_samples)``.
+    learning_rate_init : float, default=1e-3
+        Step size of the optimizer.
+    max_iter : int, default=20
+        Maximum number of epochs.
+    tol : float, default=1e-4
+        Minimum improvement of the loss (or validation score) that counts.
+    n_iter_no_change : int, default=5
+        Epochs without improvement before training stops.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows, stop when the masked
+        reconstruction score on them stops improving, and restore the
+        weights of the best epoch.
+    validation_fraction : float, default=0.1
+        Share of the rows held out when ``early_stopping`` is True.
+    momentum : float, default=0.9
+        Momentum of the ``"sgd"`` solver.
+    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
+        Parameters of the ``"adam"`` solver.
+    warm_start : bool, default=False
+        Continue from the previous fit instead of reinitialising.
+    verbose : bool, default=False
+        Print one line per epoch: loss, validation score, seconds.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights, the masks, the batch order and the validation
+        split. An int makes ``fit`` repeatable.
+
+    Attributes
+    ----------
+    encoder_ : MLP
+        The encoder network (``encoder_.coefs``, ``encoder_.intercepts``).
+    decoder_ : MLP
+        The decoder network.
+    loss_ : str
+        The reconstruction loss used, ``"mse"`` or ``"multinomial"``.
+    loss_curve_ : list of float
+        Mean training loss of each epoch.
+    validation_scores_ : list of float or None
+        Validation score (minus the reconstruction loss) of each epoch, when
+        ``early_stopping`` is True.
+    best_loss_ : float
+        Lowest training loss seen.
+    best_validation_score_ : float or None
+        Best validation score, when ``early_stopping`` is True.
+    n_iter_ : int
+        Number of epochs run.
+    n_features_in_ : int
+        Number of input features.
+    feature_names_in_ : ndarray of str
+        Input feature names, when X has string column names.
+
+    See Also
+    --------
+    TripletEmbedder : Supervised embeddings that can start from this model.
+    sklearn.decomposition.TruncatedSVD : The linear baseline.
+
+    Notes
+    -----
+    If training is interrupted (an exception or a KeyboardInterrupt), the
+    estimator is left exactly as it was before the call: unfitted, or with
+    its previous fit. If the loss becomes non-finite, training stops with a
+    ``ConvergenceWarning`` and keeps the weights of the last finite epoch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_prodembed import MaskedAutoencoderEmbedder
+    >>> X = np.random.RandomState(0).rand(100, 20)
+    >>> embedder = MaskedAutoencoderEmbedder(n_components=4, max_iter=5, random_state=0)
+    >>> embedder.fit_transform(X).shape
+    (100, 4)
+    >>> len(embedder.loss_curve_)
+    5
+    """
+
+    _parameter_constraints: dict = {
+        **BaseEmbedder._parameter_constraints,
+        "decoder_layer_sizes": ["array-like", None],
+        "mask_ratio": [Interval(Real, 0, 1, closed="left")],
+        "corruption": [StrOptions({"zero", "marginal"})],
+        "loss": [StrOptions({"auto", "mse", "multinomial"})],
+    }
+
+    _network_names = ("encoder", "decoder")
+
+    def __init__(
+        self,
+        n_components=64,
+        *,
+        hidden_layer_sizes=(),
+        decoder_layer_sizes=None,
+        activation="tanh",
+        mask_ratio=0.5,
+        corruption="zero",
+        loss="auto",
+        solver="adam",
+        alpha=1e-4,
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        max_iter=20,
+        tol=1e-4,
+        n_iter_no_change=5,
+        early_stopping=False,
+        validation_fraction=0.1,
+        momentum=0.9,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        warm_start=False,
+        verbose=False,
+        random_state=None,
+    ):
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.decoder_layer_sizes = decoder_layer_sizes
+        self.activation = activation
+        self.mask_ratio = mask_ratio
+        self.corruption = corruption
+        self.loss = loss
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.momentum = momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.random_state = random_state
+
+    # -- hooks of BaseEmbedder ---------------------------------------------
+
+    def _validate_training_data(self, X, y, reset):
+        X = self._validate_X(X, reset=reset)
+        loss = self._resolve_loss(X) if reset else self.loss_
+        if loss == "multinomial" and has_negative_values(X):
+            raise ValueError(
+                "loss='multinomial' needs non-negative X (such as TF-IDF or counts), "
+                "but X has negative values. Use loss='mse' for signed features."
+            )
+        self.loss_ = loss
+        return X, None
+
+    def _resolve_loss(self, X):
+        if self.loss != "auto":
+            return self.loss
+        if sp.issparse(X) and not has_negative_values(X):
+            return "multinomial"
+        return "mse"
+
+    def _initialize_networks(self, X, y, rng):
+        encoder_hidden = self._check_hidden_layer_sizes("hidden_layer_sizes")
+        if self.decoder_layer_sizes is None:
+            decoder_hidden = encoder_hidden[::-1]
+        else:
+            decoder_hidden = self._check_hidden_layer_sizes("decoder_layer_sizes")
+        n_features = X.shape[1]
+        encoder = MLP.initialize(
+            [n_features, *encoder_hidden, self.n_components],
+            self.activation,
+            self.activation,
+            X.dtype,
+            rng,
+        )
+        decoder = MLP.initialize(
+            [self.n_components, *decoder_hidden, n_features],
+            self.activation,
+            "identity",
+            X.dtype,
+            rng,
+        )
+        return {"encoder": encoder, "decoder": decoder}
+
+    def _make_objective(self, networks, X, y):
+        return MaskedReconstruction(
+            networks["encoder"],
+            networks["decoder"],
+            loss=self.loss_,
+            mask_ratio=self.mask_ratio,
+            corruption=self.corruption,
+            alpha=self.alpha,
+        )
+
+    def _fitted_objective(self):
+        return self._make_objective(
+            {"encoder": self.encoder_, "decoder": self.decoder_}, None, None
+        )
+
+    # -- public API --------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the autoencoder on X for up to ``max_iter`` epochs.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training rows; sparse input is never densified beyond a batch.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : MaskedAutoencoderEmbedder
+        """
+        return self._fit(X, None, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """One epoch over X, continuing from the current weights and optimizer.
+
+        The first call initialises the model from X. Early stopping does not
+        apply.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : MaskedAutoencoderEmbedder
+        """
+        return self._fit(X, None, incremental=True)
+
+    def inverse_transform(self, X):
+        """Decode embeddings back to feature space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+
+        Returns
+        -------
+        X_reconstructed : ndarray of shape (n_samples, n_features_in_)
+            The reconstruction with ``loss_="mse"``; with
+            ``loss_="multinomial"``, the predicted distribution over features
+            (rows sum to one, the scale of the original row is not modelled).
+        """
+        check_is_fitted(self)
+        X = self._check_codes(X)
+        return self._fitted_objective().reconstruct(X)
+
+    def _check_codes(self, X):
+        X = check_array(X, dtype=self.encoder_.dtype)
+        if X.shape[1] != self._n_features_out:
+            raise ValueError(
+                f"X has {X.shape[1]} columns, but inverse_transform expects "
+                f"embeddings with n_components={self._n_features_out} columns."
+            )
+        return X
+
+    def score(self, X, y=None):
+        """Minus the mean masked-reconstruction loss of X (higher is better).
+
+        The masks are drawn with a fixed seed, so the score is deterministic
+        and comparable between models; ``GridSearchCV`` can tune the
+        estimator on its own.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        if X.dtype != self.encoder_.dtype:
+            X = X.astype(self.encoder_.dtype)
+        return self._fitted_objective().validation_score(X)

@@ -1,0 +1,218 @@
+"""The shared minibatch training loop.
+
+Every estimator of the package trains through :func:`train_epochs`. An
+estimator supplies an *objective*, an object with
+
+- ``params``: the list of parameter arrays, updated in place by the optimizer;
+- ``loss_and_gradient(X_batch, y_batch, rng)``: the mean loss of a batch and
+  the gradients in ``params`` order;
+- ``validation_score(X, y)``: a score on held-out rows, higher is better;
+
+and a ``batches(rng)`` callable that yields the row indices of each minibatch
+of one epoch. The loop owns everything else: the optimizer steps, the loss
+history, the convergence test, early stopping with restoration of the best
+weights, the divergence guard and the verbose output. It never imports an
+estimator.
+"""
+
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+
+
+@dataclass
+class TrainingHistory:
+    """What the loop remembers between epochs and between ``partial_fit`` calls."""
+
+    loss_curve: list = field(default_factory=list)
+    validation_scores: list = field(default_factory=list)
+    best_loss: float = np.inf
+    best_validation_score: float = -np.inf
+    epochs_without_improvement: int = 0
+    n_iter: int = 0
+    n_samples_seen: int = 0
+
+
+def shuffled_batches(n_samples, batch_size):
+    """Batches of one epoch: a random permutation of the rows cut into chunks."""
+
+    def batches(rng):
+        order = rng.permutation(n_samples)
+        for start in range(0, n_samples, batch_size):
+            yield order[start : start + batch_size]
+
+    return batches
+
+
+def resolve_batch_size(batch_size, n_samples):
+    """``"auto"`` means ``min(256, n_samples)``; an int is clipped to ``n_samples``."""
+    if batch_size == "auto":
+        return min(256, n_samples)
+    return min(batch_size, n_samples)
+
+
+def split_validation(X, y, validation_fraction, rng, stratify=False):
+    """Hold out ``validation_fraction`` of the rows for early stopping.
+
+    Returns ``X_train, X_val, y_train, y_val`` (the ``y`` entries are None when
+    ``y`` is None). With ``stratify=True`` the split keeps the label
+    proportions where every label has at least two rows.
+    """
+    n_samples = X.shape[0]
+    n_val = int(np.ceil(validation_fraction * n_samples))
+    if n_val < 1 or n_samples - n_val < 1:
+        raise ValueError(
+            f"early_stopping with validation_fraction={validation_fraction} needs "
+            f"at least one training and one validation row; got {n_samples} rows."
+        )
+    indices = np.arange(n_samples)
+    stratify_by = None
+    if stratify and y is not None:
+        _, counts = np.unique(y, return_counts=True)
+        if counts.min() >= 2 and n_val >= len(counts):
+            stratify_by = y
+    train_idx, val_idx = train_test_split(
+        indices,
+        test_size=n_val,
+        random_state=rng.randint(np.iinfo(np.int32).max),
+        stratify=stratify_by,
+    )
+    y_train = None if y is None else y[train_idx]
+    y_val = None if y is None else y[val_idx]
+    return X[train_idx], X[val_idx], y_train, y_val
+
+
+def _copy_params(params):
+    return [p.copy() for p in params]
+
+
+def _restore_params(params, saved):
+    for param, value in zip(params, saved):
+        param[...] = value
+
+
+def _run_epoch(objective, optimizer, X, y, batches, rng):
+    """One pass over the batches. Returns the mean loss, or None on divergence."""
+    params = objective.params
+    total_loss, n_seen = 0.0, 0
+    for indices in batches(rng):
+        X_batch = X[indices]
+        y_batch = None if y is None else y[indices]
+        loss, grads = objective.loss_and_gradient(X_batch, y_batch, rng)
+        if not np.isfinite(loss):
+            return None, n_seen
+        optimizer.update_params(params, grads)
+        total_loss += loss * len(indices)
+        n_seen += len(indices)
+    return total_loss / max(n_seen, 1), n_seen
+
+
+def train_epochs(
+    objective,
+    optimizer,
+    X,
+    y,
+    batches,
+    *,
+    history,
+    max_iter,
+    tol,
+    n_iter_no_change,
+    rng,
+    validation=None,
+    verbose=False,
+    check_convergence=True,
+):
+    """Run up to ``max_iter`` epochs of minibatch training.
+
+    Parameters
+    ----------
+    objective, optimizer, batches
+        See the module docstring.
+    X : ndarray or CSR matrix
+    y : ndarray or None
+    history : TrainingHistory
+        Updated in place.
+    max_iter : int
+        Maximum number of epochs in this call.
+    tol, n_iter_no_change
+        Training stops once the training loss (or, with ``validation``, the
+        validation score) has not improved by at least ``tol`` for
+        ``n_iter_no_change`` consecutive epochs, as in scikit-learn's MLP.
+    rng : numpy.random.RandomState
+    validation : tuple (X_val, y_val) or None
+        Enables early stopping: the weights of the best validation epoch are
+        restored at the end.
+    verbose : bool or int
+        Print one line per epoch.
+    check_convergence : bool
+        False for ``partial_fit``, which runs a single epoch and neither stops
+        early nor warns about convergence.
+
+    Returns
+    -------
+    diverged : bool
+        True if training stopped on a non-finite loss; the parameters were
+        then restored to the end of the last finite epoch.
+    """
+    params = objective.params
+    best_params = None
+    for _ in range(max_iter):
+        start = time.perf_counter()
+        last_finite = _copy_params(params)
+        epoch_loss, n_seen = _run_epoch(objective, optimizer, X, y, batches, rng)
+        if epoch_loss is None or not np.isfinite(epoch_loss):
+            _restore_params(params, last_finite)
+            warnings.warn(
+                f"Training diverged in epoch {history.n_iter + 1} (the loss became "
+                "non-finite); the weights of the last finite epoch were kept. "
+                "Lower learning_rate_init or scale the input.",
+                ConvergenceWarning,
+            )
+            return True
+        history.n_iter += 1
+        history.n_samples_seen += n_seen
+        history.loss_curve.append(epoch_loss)
+
+        if validation is not None:
+            score = objective.validation_score(*validation)
+            history.validation_scores.append(score)
+            improved = score > history.best_validation_score + tol
+            if score > history.best_validation_score:
+                history.best_validation_score = score
+                best_params = _copy_params(params)
+        else:
+            improved = epoch_loss < history.best_loss - tol
+        history.best_loss = min(history.best_loss, epoch_loss)
+        history.epochs_without_improvement = (
+            0 if improved else history.epochs_without_improvement + 1
+        )
+
+        if verbose:
+            message = f"Epoch {history.n_iter}: loss = {epoch_loss:.6f}"
+            if validation is not None:
+                message += f", validation score = {score:.6f}"
+            print(f"{message}, {time.perf_counter() - start:.2f} s")
+
+        if check_convergence and history.epochs_without_improvement > n_iter_no_change:
+            if verbose:
+                what = "Validation score" if validation is not None else "Training loss"
+                print(
+                    f"{what} did not improve more than tol={tol} for "
+                    f"{n_iter_no_change} consecutive epochs. Stopping."
+                )
+            break
+    else:
+        if check_convergence:
+            warnings.warn(
+                f"Stochastic optimizer: maximum iterations ({max_iter}) reached and "
+                "the optimization hasn't converged yet.",
+                ConvergenceWarning,
+            )
+    if best_params is not None:
+        _restore_params(params, best_params)
+    return False

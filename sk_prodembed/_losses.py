@@ -1,0 +1,109 @@
+"""Reconstruction losses, each returning ``(loss, gradient)``.
+
+The loss is a mean over the rows of a batch, and the gradient is taken with
+respect to the network's output (``predictions`` or ``logits``), in the
+dtype of that output. Targets may be dense arrays or sparse CSR matrices.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def squared_error(target, predictions, observed=None):
+    """Half squared error summed over features, averaged over rows.
+
+    Parameters
+    ----------
+    target : ndarray or sparse matrix of shape (n_samples, n_features)
+    predictions : ndarray of shape (n_samples, n_features)
+    observed : ndarray of bool of the same shape, default=None
+        Entries that count; missing entries (False) contribute neither loss
+        nor gradient. ``target`` must hold finite values where observed.
+
+    Returns
+    -------
+    loss : float
+    grad : ndarray of shape (n_samples, n_features)
+    """
+    n_samples = predictions.shape[0]
+    if sp.issparse(target):
+        residual = predictions - target.toarray()
+    else:
+        residual = predictions - target
+    if observed is not None:
+        residual[~observed] = 0
+    loss = 0.5 * float(np.vdot(residual, residual)) / n_samples
+    residual /= n_samples
+    return loss, residual
+
+
+def _log_softmax(logits):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    shifted -= np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return shifted
+
+
+def multinomial_log_likelihood(target, logits, observed=None):
+    """Negative multinomial log-likelihood of each row under a softmax over features.
+
+    Each non-negative target row is normalised to sum to one, and its
+    cross-entropy with ``softmax(logits)`` is averaged over rows (Mult-DAE,
+    Liang et al. 2018). Rows whose target is all zero contribute nothing.
+
+    Parameters
+    ----------
+    target : ndarray or sparse matrix of shape (n_samples, n_features)
+        Non-negative.
+    logits : ndarray of shape (n_samples, n_features)
+    observed : ndarray of bool of the same shape, default=None
+        Entries that count; the softmax is then taken over the observed
+        features of each row only.
+
+    Returns
+    -------
+    loss : float
+    grad : ndarray of shape (n_samples, n_features)
+    """
+    n_samples = logits.shape[0]
+    dtype = logits.dtype
+    if observed is not None:
+        # Unobserved features leave the softmax: their logits go to -inf.
+        logits = np.where(observed, logits, -np.inf).astype(dtype, copy=False)
+    log_probs = _log_softmax(logits)
+    if sp.issparse(target):
+        target = sp.csr_matrix(target, dtype=dtype)
+        row_sums = np.asarray(target.sum(axis=1)).ravel()
+        scale = np.divide(1, row_sums, out=np.zeros_like(row_sums), where=row_sums > 0)
+        proportions = sp.diags(scale) @ target
+        # Fancy-index assignment below needs one stored entry per (row, column).
+        proportions.sum_duplicates()
+        rows = np.repeat(np.arange(n_samples), np.diff(proportions.indptr))
+        picked = log_probs[rows, proportions.indices]
+        loss = -float(np.dot(proportions.data, picked)) / n_samples
+        grad = np.exp(log_probs)
+        grad *= (row_sums > 0)[:, None]
+        grad[rows, proportions.indices] -= proportions.data
+    else:
+        target = np.asarray(target, dtype=dtype)
+        if observed is not None:
+            target = np.where(observed, target, 0)
+        row_sums = target.sum(axis=1, keepdims=True)
+        proportions = np.divide(
+            target, row_sums, out=np.zeros_like(target), where=row_sums > 0
+        )
+        loss = -float(np.vdot(proportions, np.where(proportions > 0, log_probs, 0)))
+        loss /= n_samples
+        grad = np.exp(log_probs)
+        grad *= row_sums > 0
+        grad -= proportions
+    if observed is not None:
+        # Rows with nothing observed have an undefined softmax; they carry no signal.
+        grad[~observed] = 0
+    grad /= n_samples
+    return loss, grad
+
+
+RECONSTRUCTION_LOSSES = {
+    "mse": squared_error,
+    "multinomial": multinomial_log_likelihood,
+}

@@ -1,0 +1,185 @@
+"""A small multilayer perceptron with hand-written backpropagation.
+
+The network is a list of dense layers. The first layer accepts dense arrays or
+scipy sparse CSR matrices, so sparse TF-IDF input is multiplied directly
+(``X @ W``) and never densified. Parameters are allocated in the dtype they are
+given at initialisation, and every computation stays in that dtype.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def _tanh_inplace(Z):
+    np.tanh(Z, out=Z)
+
+
+def _relu_inplace(Z):
+    np.maximum(Z, 0, out=Z)
+
+
+def _identity_inplace(Z):
+    pass
+
+
+def _tanh_derivative_inplace(A, delta):
+    # d tanh(z) / dz = 1 - tanh(z)^2, computed from the stored output A.
+    delta *= 1 - A**2
+
+
+def _relu_derivative_inplace(A, delta):
+    delta[A <= 0] = 0
+
+
+def _identity_derivative_inplace(A, delta):
+    pass
+
+
+ACTIVATIONS = {
+    "tanh": _tanh_inplace,
+    "relu": _relu_inplace,
+    "identity": _identity_inplace,
+}
+
+DERIVATIVES = {
+    "tanh": _tanh_derivative_inplace,
+    "relu": _relu_derivative_inplace,
+    "identity": _identity_derivative_inplace,
+}
+
+
+def _safe_matmul(X, W):
+    """``X @ W`` that also accepts a sparse left operand and returns an ndarray."""
+    if sp.issparse(X):
+        return np.asarray(X @ W)
+    return X @ W
+
+
+class MLP:
+    """Fully connected network: ``layer_sizes[0]`` inputs to ``layer_sizes[-1]`` outputs.
+
+    Parameters
+    ----------
+    coefs : list of ndarray
+        Weight matrices, ``coefs[i]`` of shape ``(layer_sizes[i], layer_sizes[i + 1])``.
+    intercepts : list of ndarray
+        Bias vectors, one per layer.
+    hidden_activation : {"tanh", "relu", "identity"}
+        Activation of every layer but the last.
+    output_activation : {"tanh", "relu", "identity"}
+        Activation of the last layer.
+    """
+
+    def __init__(self, coefs, intercepts, hidden_activation, output_activation):
+        self.coefs = coefs
+        self.intercepts = intercepts
+        self.hidden_activation = hidden_activation
+        self.output_activation = output_activation
+
+    @classmethod
+    def initialize(
+        cls, layer_sizes, hidden_activation, output_activation, dtype, rng
+    ):
+        """Glorot-uniform weights and zero biases (the biases of sklearn's MLP are
+        uniform too; zero keeps a linear identity network an exact linear map)."""
+        coefs, intercepts = [], []
+        for fan_in, fan_out in zip(layer_sizes[:-1], layer_sizes[1:]):
+            # Glorot & Bengio (2010); the factor 2 for sigmoid-like units is not
+            # used since we only offer tanh, relu and identity.
+            bound = np.sqrt(6.0 / (fan_in + fan_out))
+            coefs.append(rng.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype))
+            intercepts.append(np.zeros(fan_out, dtype=dtype))
+        return cls(coefs, intercepts, hidden_activation, output_activation)
+
+    @property
+    def layer_sizes(self):
+        return [self.coefs[0].shape[0]] + [W.shape[1] for W in self.coefs]
+
+    @property
+    def params(self):
+        """Parameters in the order used by :meth:`backward` and the optimizers."""
+        return self.coefs + self.intercepts
+
+    @property
+    def dtype(self):
+        return self.coefs[0].dtype
+
+    def copy(self):
+        return MLP(
+            [W.copy() for W in self.coefs],
+            [b.copy() for b in self.intercepts],
+            self.hidden_activation,
+            self.output_activation,
+        )
+
+    def _activation_name(self, layer):
+        if layer == len(self.coefs) - 1:
+            return self.output_activation
+        return self.hidden_activation
+
+    def forward(self, X):
+        """Return the outputs of every layer, input first: ``[X, A1, ..., A_out]``."""
+        outputs = [X]
+        for layer, (W, b) in enumerate(zip(self.coefs, self.intercepts)):
+            Z = _safe_matmul(outputs[-1], W)
+            Z += b
+            ACTIVATIONS[self._activation_name(layer)](Z)
+            outputs.append(Z)
+        return outputs
+
+    def predict(self, X):
+        """Output of the last layer only."""
+        return self.forward(X)[-1]
+
+    def backward(self, outputs, output_grad, need_input_grad=False):
+        """Backpropagate ``output_grad`` (d loss / d last output) through the network.
+
+        Parameters
+        ----------
+        outputs : list of arrays
+            As returned by :meth:`forward`.
+        output_grad : ndarray of shape (n_samples, layer_sizes[-1])
+            Gradient of the loss with respect to the last layer's output
+            (after its activation). Overwritten.
+        need_input_grad : bool
+            Whether to also return the gradient with respect to the input,
+            needed when another network feeds this one.
+
+        Returns
+        -------
+        grads : list of ndarray
+            Gradients in the order of :attr:`params`.
+        input_grad : ndarray or None
+        """
+        n_layers = len(self.coefs)
+        coef_grads = [None] * n_layers
+        intercept_grads = [None] * n_layers
+        delta = output_grad
+        input_grad = None
+        for layer in range(n_layers - 1, -1, -1):
+            DERIVATIVES[self._activation_name(layer)](outputs[layer + 1], delta)
+            A_prev = outputs[layer]
+            if sp.issparse(A_prev):
+                coef_grads[layer] = np.asarray(A_prev.T @ delta)
+            else:
+                coef_grads[layer] = A_prev.T @ delta
+            intercept_grads[layer] = delta.sum(axis=0)
+            if layer > 0 or need_input_grad:
+                delta = delta @ self.coefs[layer].T
+                if layer == 0:
+                    input_grad = delta
+        return coef_grads + intercept_grads, input_grad
+
+    def add_l2_penalty(self, grads, alpha, n_samples):
+        """Add ``alpha / (2 n_samples) * sum ||W||^2`` to the loss, in place on ``grads``.
+
+        ``grads`` is in :attr:`params` order; biases are not penalised. The
+        division by the batch size follows scikit-learn's MLP, so values of
+        ``alpha`` carry over from it. Returns the penalty's value.
+        """
+        if alpha == 0:
+            return 0.0
+        scale = alpha / n_samples
+        for W, grad in zip(self.coefs, grads):
+            grad += scale * W
+        return 0.5 * scale * sum(float(np.vdot(W, W)) for W in self.coefs)

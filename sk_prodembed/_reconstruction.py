@@ -1,0 +1,90 @@
+"""The masked-reconstruction objective: corrupt, encode, decode, compare.
+
+Composes the pieces below the estimators (masking, networks, losses) into the
+objective the training engine expects.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._losses import RECONSTRUCTION_LOSSES
+from ._masking import corrupt
+
+# Seed of the masks drawn by ``mean_loss``, so that scores are comparable
+# between models and calls.
+SCORING_SEED = 0
+_SCORING_CHUNK_ROWS = 1024
+
+
+class MaskedReconstruction:
+    """Reconstruct each row from a randomly masked copy of it.
+
+    Parameters
+    ----------
+    encoder, decoder : MLP
+        The decoder's input width is the encoder's output width.
+    loss : {"mse", "multinomial"}
+    mask_ratio : float
+    corruption : {"zero", "marginal"}
+    alpha : float
+        L2 penalty on the weights of both networks.
+    """
+
+    def __init__(self, encoder, decoder, loss, mask_ratio, corruption, alpha):
+        self.encoder = encoder
+        self.decoder = decoder
+        self.loss_function = RECONSTRUCTION_LOSSES[loss]
+        self.mask_ratio = mask_ratio
+        self.corruption = corruption
+        self.alpha = alpha
+
+    @property
+    def params(self):
+        return self.encoder.params + self.decoder.params
+
+    def _forward_loss(self, X, rng, need_gradient):
+        X_corrupted = corrupt(X, self.mask_ratio, self.corruption, rng)
+        encoder_outputs = self.encoder.forward(X_corrupted)
+        decoder_outputs = self.decoder.forward(encoder_outputs[-1])
+        loss, output_grad = self.loss_function(X, decoder_outputs[-1])
+        if not need_gradient:
+            return loss, None
+        decoder_grads, code_grad = self.decoder.backward(
+            decoder_outputs, output_grad, need_input_grad=True
+        )
+        encoder_grads, _ = self.encoder.backward(encoder_outputs, code_grad)
+        n_samples = X.shape[0]
+        loss += self.encoder.add_l2_penalty(encoder_grads, self.alpha, n_samples)
+        loss += self.decoder.add_l2_penalty(decoder_grads, self.alpha, n_samples)
+        return loss, encoder_grads + decoder_grads
+
+    def loss_and_gradient(self, X, y, rng):
+        return self._forward_loss(X, rng, need_gradient=True)
+
+    def mean_loss(self, X):
+        """Mean reconstruction loss of freshly masked rows, with fixed masks."""
+        rng = np.random.RandomState(SCORING_SEED)
+        total = 0.0
+        for start in range(0, X.shape[0], _SCORING_CHUNK_ROWS):
+            chunk = X[start : start + _SCORING_CHUNK_ROWS]
+            loss, _ = self._forward_loss(chunk, rng, need_gradient=False)
+            total += loss * chunk.shape[0]
+        return total / X.shape[0]
+
+    def validation_score(self, X, y=None):
+        return -self.mean_loss(X)
+
+    def reconstruct(self, codes):
+        """Decoder output for embeddings: values (mse) or feature probabilities
+        (multinomial)."""
+        output = self.decoder.predict(codes)
+        if self.loss_function is RECONSTRUCTION_LOSSES["multinomial"]:
+            output -= output.max(axis=1, keepdims=True)
+            np.exp(output, out=output)
+            output /= output.sum(axis=1, keepdims=True)
+        return output
+
+
+def has_negative_values(X):
+    values = X.data if sp.issparse(X) else X
+    return values.size > 0 and values.min() < 0
