@@ -67,7 +67,7 @@ def split_validation(X, y, validation_fraction, rng, stratify=False):
     if n_val < 1 or n_samples - n_val < 1:
         raise ValueError(
             f"early_stopping with validation_fraction={validation_fraction} needs "
-            f"at least one training and one validation row; got {n_samples} rows."
+            f"at least one training and one validation row; got n_samples = {n_samples}."
         )
     indices = np.arange(n_samples)
     stratify_by = None

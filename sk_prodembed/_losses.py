@@ -38,8 +38,11 @@ def squared_error(target, predictions, observed=None):
 
 
 def _log_softmax(logits):
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    shifted -= np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    # A row whose logits are all -inf (nothing observed) yields NaN; the caller
+    # zeroes its gradient, so the warnings would only be noise.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        shifted -= np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     return shifted
 
 

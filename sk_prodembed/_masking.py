@@ -3,7 +3,10 @@
 A fraction ``mask_ratio`` of the entries is hidden. For sparse input, only the
 stored entries of each row are candidates: hiding an implicit zero would change
 nothing, and picking among the stored entries keeps the cost proportional to
-the number of stored entries rather than to the vocabulary.
+the number of stored entries rather than to the vocabulary. Zero corruption
+does the same on dense input, so dense and sparse forms of the same data give
+the same masks; marginal corruption on dense input may hide any entry, as in
+SCARF.
 """
 
 import numpy as np
@@ -41,9 +44,16 @@ def corrupt(X, mask_ratio, corruption, rng):
 
 
 def _corrupt_dense(X, mask_ratio, corruption, rng):
-    hidden = rng.random_sample(X.shape) < mask_ratio
     if corruption == "zero":
-        return np.where(hidden, 0, X).astype(X.dtype, copy=False)
+        # Zeroing a zero changes nothing, so only the non-zero entries draw a
+        # mask, in row-major order: the same draws as for the CSR form of X,
+        # which makes dense and sparse input train identically.
+        rows, cols = np.nonzero(X)
+        hidden = rng.random_sample(rows.shape[0]) < mask_ratio
+        X_corrupted = X.copy()
+        X_corrupted[rows[hidden], cols[hidden]] = 0
+        return X_corrupted
+    hidden = rng.random_sample(X.shape) < mask_ratio
     rows, cols = np.nonzero(hidden)
     donors = rng.randint(X.shape[0], size=rows.shape[0])
     X_corrupted = X.copy()
@@ -53,6 +63,8 @@ def _corrupt_dense(X, mask_ratio, corruption, rng):
 
 def _corrupt_sparse(X, mask_ratio, corruption, rng):
     X = sp.csr_matrix(X)
+    if not X.has_sorted_indices:
+        X = X.sorted_indices()
     hidden = rng.random_sample(X.nnz) < mask_ratio
     data = X.data.copy()
     if corruption == "zero":

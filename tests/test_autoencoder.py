@@ -1,0 +1,262 @@
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.optimize import check_grad
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.model_selection import GridSearchCV
+
+from sk_prodembed import MaskedAutoencoderEmbedder
+from sk_prodembed._reconstruction import MaskedReconstruction
+
+
+def _sparse_counts(n_samples=120, n_features=40, seed=0, dtype=np.float64):
+    """Sparse non-negative rows from a few topics, like small TF-IDF."""
+    rng = np.random.RandomState(seed)
+    topics = rng.randint(0, 4, n_samples)
+    X = sp.random(n_samples, n_features, density=0.05, random_state=rng, format="lil")
+    for i, topic in enumerate(topics):
+        words = rng.choice(10, 3, replace=False) + 10 * topic
+        X[i, words] = rng.rand(3) + 0.5
+    return X.tocsr().astype(dtype), topics
+
+
+def _quiet(estimator, method, *args):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return getattr(estimator, method)(*args)
+
+
+@pytest.mark.parametrize("loss", ["mse", "multinomial"])
+@pytest.mark.parametrize("corruption", ["zero", "marginal"])
+def test_full_objective_gradient_matches_numerical_gradient(loss, corruption):
+    X, _ = _sparse_counts(20, 40)
+    model = _quiet(
+        MaskedAutoencoderEmbedder(
+            n_components=3, hidden_layer_sizes=(5,), decoder_layer_sizes=(4,),
+            loss=loss, corruption=corruption, alpha=0.1, max_iter=1, random_state=0,
+        ), "fit", X,
+    )
+    objective = MaskedReconstruction(
+        model.encoder_, model.decoder_, loss, 0.5, corruption, alpha=0.1
+    )
+    params = objective.params
+    sizes = [p.size for p in params]
+
+    def set_params(theta):
+        for p, chunk in zip(params, np.split(theta, np.cumsum(sizes)[:-1])):
+            p[...] = chunk.reshape(p.shape)
+
+    def loss_value(theta):
+        set_params(theta)
+        # The same masks every call: the objective is then a fixed function.
+        return objective.loss_and_gradient(X, None, np.random.RandomState(7))[0]
+
+    def gradient(theta):
+        set_params(theta)
+        grads = objective.loss_and_gradient(X, None, np.random.RandomState(7))[1]
+        return np.concatenate([g.ravel() for g in grads])
+
+    theta0 = np.concatenate([p.ravel() for p in params])
+    assert check_grad(loss_value, gradient, theta0) < 1e-5
+
+
+def test_auto_loss_choice():
+    X, _ = _sparse_counts()
+    assert _quiet(MaskedAutoencoderEmbedder(max_iter=1), "fit", X).loss_ == "multinomial"
+    assert _quiet(MaskedAutoencoderEmbedder(max_iter=1), "fit", X.toarray()).loss_ == "mse"
+    signed = X.copy()
+    signed.data -= 1
+    assert _quiet(MaskedAutoencoderEmbedder(max_iter=1), "fit", signed).loss_ == "mse"
+
+
+def test_multinomial_rejects_negative_input():
+    X = -np.ones((5, 3))
+    with pytest.raises(ValueError, match="non-negative"):
+        MaskedAutoencoderEmbedder(loss="multinomial").fit(X)
+
+
+def test_sparse_and_dense_give_the_same_embedding():
+    X, _ = _sparse_counts()
+    params = dict(n_components=4, loss="multinomial", max_iter=3, random_state=0)
+    dense = _quiet(MaskedAutoencoderEmbedder(**params), "fit_transform", X.toarray())
+    sparse = _quiet(MaskedAutoencoderEmbedder(**params), "fit_transform", X)
+    np.testing.assert_allclose(sparse, dense, rtol=1e-6, atol=1e-9)
+    csc = _quiet(MaskedAutoencoderEmbedder(**params), "fit_transform", X.tocsc())
+    np.testing.assert_allclose(csc, dense, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_float32_in_float32_out(sparse):
+    X, _ = _sparse_counts(dtype=np.float32)
+    X = X if sparse else X.toarray()
+    model = _quiet(MaskedAutoencoderEmbedder(n_components=3, max_iter=2, random_state=0), "fit", X)
+    assert model.transform(X).dtype == np.float32
+    assert all(p.dtype == np.float32 for p in model.encoder_.params + model.decoder_.params)
+    assert model.inverse_transform(model.transform(X)).dtype == np.float32
+
+
+def test_random_state_makes_fit_repeatable():
+    X, _ = _sparse_counts()
+    a = _quiet(MaskedAutoencoderEmbedder(n_components=3, max_iter=3, random_state=42), "fit_transform", X)
+    b = _quiet(MaskedAutoencoderEmbedder(n_components=3, max_iter=3, random_state=42), "fit_transform", X)
+    c = _quiet(MaskedAutoencoderEmbedder(n_components=3, max_iter=3, random_state=43), "fit_transform", X)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_transform_is_deterministic_and_input_untouched():
+    X, _ = _sparse_counts()
+    before = X.copy()
+    model = _quiet(MaskedAutoencoderEmbedder(n_components=3, max_iter=2, random_state=0), "fit", X)
+    np.testing.assert_array_equal(model.transform(X), model.transform(X))
+    np.testing.assert_array_equal(X.toarray(), before.toarray())
+
+
+def test_partial_fit_twice_equals_two_epochs_of_fit():
+    X, _ = _sparse_counts()
+    params = dict(n_components=3, random_state=0, batch_size=32)
+    fitted = _quiet(MaskedAutoencoderEmbedder(max_iter=2, tol=0, **params), "fit", X)
+    incremental = MaskedAutoencoderEmbedder(**params)
+    incremental.partial_fit(X).partial_fit(X)
+    np.testing.assert_allclose(incremental.transform(X), fitted.transform(X), rtol=1e-12)
+    assert incremental.n_iter_ == 2
+    assert incremental.loss_curve_ == pytest.approx(fitted.loss_curve_)
+
+
+def test_warm_start_continues_training():
+    X, _ = _sparse_counts()
+    model = MaskedAutoencoderEmbedder(n_components=3, max_iter=2, tol=0, warm_start=True, random_state=0)
+    _quiet(model, "fit", X)
+    first = model.encoder_.coefs[0].copy()
+    _quiet(model, "fit", X)
+    assert model.n_iter_ == 4 and len(model.loss_curve_) == 4
+    assert not np.allclose(model.encoder_.coefs[0], first)
+
+
+def test_training_reduces_the_loss_and_improves_the_score():
+    X, _ = _sparse_counts(400, 40)
+    model = _quiet(MaskedAutoencoderEmbedder(n_components=4, max_iter=30, random_state=0,
+                                             learning_rate_init=0.01), "fit", X)
+    assert model.loss_curve_[-1] < 0.9 * model.loss_curve_[0]
+    untrained = MaskedAutoencoderEmbedder(n_components=4, random_state=0).partial_fit(X[:1])
+    assert model.score(X) > untrained.score(X)
+
+
+def test_embedding_separates_topics():
+    X, topics = _sparse_counts(400, 40)
+    model = _quiet(MaskedAutoencoderEmbedder(n_components=4, max_iter=40, random_state=0,
+                                             learning_rate_init=0.01), "fit", X)
+    Z = model.transform(X)
+    Z /= np.linalg.norm(Z, axis=1, keepdims=True)
+    similarity = Z @ Z.T
+    same = topics[:, None] == topics[None, :]
+    assert similarity[same].mean() > similarity[~same].mean() + 0.3
+
+
+def test_score_is_deterministic_minus_loss():
+    X, _ = _sparse_counts()
+    model = _quiet(MaskedAutoencoderEmbedder(n_components=3, max_iter=2, random_state=0), "fit", X)
+    assert model.score(X) == model.score(X)
+    assert model.score(X) < 0
+
+
+def test_early_stopping_records_validation_scores_and_restores_best():
+    X, _ = _sparse_counts(300)
+    model = _quiet(MaskedAutoencoderEmbedder(
+        n_components=3, max_iter=15, early_stopping=True, n_iter_no_change=2,
+        learning_rate_init=0.05, random_state=0), "fit", X)
+    assert len(model.validation_scores_) == model.n_iter_
+    assert model.best_validation_score_ == max(model.validation_scores_)
+    # The restored weights are those of the best epoch, so rescoring the held-out
+    # rows the same way reproduces the best score.
+    from sk_prodembed._engine import split_validation
+    from sklearn.utils import check_random_state
+
+    rng = check_random_state(0)
+    MaskedAutoencoderEmbedder(n_components=3)._initialize_networks(X, None, rng)
+    _, X_val, _, _ = split_validation(X, None, 0.1, rng)
+    assert model.score(X_val) == pytest.approx(model.best_validation_score_, rel=1e-10)
+
+
+def test_inverse_transform_shapes_and_probabilities():
+    X, _ = _sparse_counts()
+    model = _quiet(MaskedAutoencoderEmbedder(n_components=3, max_iter=2, random_state=0), "fit", X)
+    reconstruction = model.inverse_transform(model.transform(X))
+    assert reconstruction.shape == X.shape
+    np.testing.assert_allclose(reconstruction.sum(axis=1), 1, rtol=1e-10)
+    with pytest.raises(ValueError, match="n_components=3"):
+        model.inverse_transform(np.ones((2, 5)))
+
+
+def test_pickle_round_trip_gives_identical_transform():
+    X, _ = _sparse_counts()
+    model = _quiet(MaskedAutoencoderEmbedder(n_components=3, max_iter=2, random_state=0), "fit", X)
+    clone = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(clone.transform(X), model.transform(X))
+
+
+def test_feature_names_out():
+    X, _ = _sparse_counts()
+    model = _quiet(MaskedAutoencoderEmbedder(n_components=3, max_iter=1), "fit", X)
+    assert list(model.get_feature_names_out()) == [
+        "maskedautoencoderembedder0", "maskedautoencoderembedder1", "maskedautoencoderembedder2"]
+
+
+def test_errors_are_clear():
+    with pytest.raises(NotFittedError):
+        MaskedAutoencoderEmbedder().transform(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="hidden_layer_sizes"):
+        MaskedAutoencoderEmbedder(hidden_layer_sizes=(0,)).fit(np.ones((4, 3)))
+    with pytest.raises(ValueError, match="mask_ratio"):
+        MaskedAutoencoderEmbedder(mask_ratio=1.0).fit(np.ones((4, 3)))
+    model = _quiet(MaskedAutoencoderEmbedder(n_components=2, max_iter=1), "fit", np.ones((4, 3)))
+    with pytest.raises(ValueError, match="3 features"):
+        model.transform(np.ones((2, 4)))
+
+
+def test_interrupted_fit_leaves_the_estimator_unchanged(monkeypatch):
+    X, _ = _sparse_counts()
+    model = _quiet(MaskedAutoencoderEmbedder(n_components=3, max_iter=2, random_state=0), "fit", X)
+    before = model.transform(X)
+    state = dict(vars(model))
+
+    import sk_prodembed._reconstruction as reconstruction
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(reconstruction.MaskedReconstruction, "loss_and_gradient", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        model.partial_fit(X)
+    assert vars(model).keys() == state.keys()
+    assert all(vars(model)[k] is v for k, v in state.items())
+    np.testing.assert_array_equal(model.transform(X), before)
+    fresh = MaskedAutoencoderEmbedder()
+    with pytest.raises(KeyboardInterrupt):
+        fresh.fit(X)
+    with pytest.raises(NotFittedError):
+        fresh.transform(X)
+
+
+def test_divergence_keeps_finite_weights():
+    X, _ = _sparse_counts(dtype=np.float32)
+    model = MaskedAutoencoderEmbedder(n_components=3, loss="mse", solver="sgd", momentum=0.0,
+                                      learning_rate_init=1e12, max_iter=50, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="diverged"):
+        model.fit(X * 1e3)
+    assert 0 < model.n_iter_ < 50
+    assert np.isfinite(model.transform(X)).all()
+    assert all(np.isfinite(p).all() for p in model.encoder_.params + model.decoder_.params)
+
+
+def test_grid_search_on_score():
+    X, _ = _sparse_counts()
+    search = GridSearchCV(
+        MaskedAutoencoderEmbedder(n_components=2, max_iter=2, random_state=0),
+        {"mask_ratio": [0.2, 0.5]}, cv=2,
+    )
+    _quiet(search, "fit", X)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()

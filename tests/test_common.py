@@ -1,0 +1,27 @@
+"""scikit-learn's estimator checks over every public estimator."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sk_prodembed import MaskedAutoencoderEmbedder
+
+
+def _estimators():
+    # Small widths and few epochs keep the checks fast; the checks are about the
+    # API contract, not about the quality of the embedding.
+    return [
+        MaskedAutoencoderEmbedder(n_components=2, max_iter=5, random_state=0),
+        MaskedAutoencoderEmbedder(
+            n_components=2,
+            hidden_layer_sizes=(4,),
+            corruption="marginal",
+            loss="mse",
+            early_stopping=True,
+            max_iter=5,
+            random_state=0,
+        ),
+    ]
+
+
+@parametrize_with_checks(_estimators())
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)

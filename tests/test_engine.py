@@ -1,0 +1,145 @@
+"""The training loop, driven by a tiny objective whose behaviour is known."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from sk_prodembed._engine import (
+    TrainingHistory,
+    resolve_batch_size,
+    shuffled_batches,
+    split_validation,
+    train_epochs,
+)
+from sk_prodembed._optimizers import SGD
+
+
+class LinearRegressionObjective:
+    """Mean squared error of ``X @ w`` against ``y``: a convex problem."""
+
+    def __init__(self, n_features, explode_after=None):
+        self.w = np.zeros(n_features)
+        self.params = [self.w]
+        self.calls = 0
+        self.explode_after = explode_after
+
+    def loss_and_gradient(self, X, y, rng):
+        self.calls += 1
+        residual = X @ self.w - y
+        loss = 0.5 * np.mean(residual**2)
+        if self.explode_after is not None and self.calls > self.explode_after:
+            loss = np.nan
+        return loss, [X.T @ residual / len(y)]
+
+    def validation_score(self, X, y):
+        return -0.5 * np.mean((X @ self.w - y) ** 2)
+
+
+def _data(n=200, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, 3)
+    return X, X @ np.array([1.0, -2.0, 0.5]) + 0.01 * rng.randn(n)
+
+
+def _train(objective, X, y, **kwargs):
+    options = dict(
+        history=TrainingHistory(), max_iter=50, tol=1e-6, n_iter_no_change=3,
+        rng=np.random.RandomState(0),
+    )
+    options.update(kwargs)
+    optimizer = SGD(objective.params, learning_rate=0.05, momentum=0.9)
+    diverged = train_epochs(objective, optimizer, X, y, shuffled_batches(len(y), 20), **options)
+    return diverged, options["history"]
+
+
+def test_training_converges_and_records_history():
+    X, y = _data()
+    objective = LinearRegressionObjective(3)
+    diverged, history = _train(objective, X, y)
+    assert not diverged
+    np.testing.assert_allclose(objective.w, [1.0, -2.0, 0.5], atol=0.02)
+    assert history.n_iter == len(history.loss_curve) < 50
+    assert history.loss_curve[-1] < history.loss_curve[0]
+    assert history.n_samples_seen == 200 * history.n_iter
+
+
+def test_max_iter_reached_warns():
+    X, y = _data()
+    with pytest.warns(ConvergenceWarning, match="maximum iterations"):
+        _, history = _train(LinearRegressionObjective(3), X, y, max_iter=2, tol=0)
+    assert history.n_iter == 2
+
+
+def test_single_epoch_without_convergence_check_does_not_warn():
+    X, y = _data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _train(LinearRegressionObjective(3), X, y, max_iter=1, check_convergence=False)
+
+
+def test_early_stopping_restores_the_best_epoch():
+    X, y = _data()
+
+    class Worsening(LinearRegressionObjective):
+        # Validation score is best after epoch 2, then worse every epoch.
+        def validation_score(self, X_val, y_val):
+            self.epoch = getattr(self, "epoch", 0) + 1
+            if self.epoch == 2:
+                self.best_w = self.w.copy()
+            return -abs(self.epoch - 2)
+
+    objective = Worsening(3)
+    _, history = _train(objective, X, y, validation=(X, y), n_iter_no_change=2)
+    assert history.validation_scores[:3] == [-1, 0, -1]
+    assert history.n_iter == 5  # stops after 3 epochs without improvement
+    np.testing.assert_array_equal(objective.w, objective.best_w)
+
+
+def test_divergence_keeps_last_finite_weights_and_warns():
+    X, y = _data()
+    objective = LinearRegressionObjective(3, explode_after=25)  # 10 batches per epoch
+    with pytest.warns(ConvergenceWarning, match="diverged"):
+        diverged, history = _train(objective, X, y)
+    assert diverged
+    assert history.n_iter == 2
+    assert np.isfinite(objective.w).all()
+    # The third epoch's partial updates were rolled back to the end of epoch 2.
+    probe = LinearRegressionObjective(3)
+    _train(probe, X, y, max_iter=2, check_convergence=False)
+    np.testing.assert_array_equal(objective.w, probe.w)
+
+
+def test_verbose_prints_one_line_per_epoch(capsys):
+    X, y = _data()
+    _train(LinearRegressionObjective(3), X, y, max_iter=3, tol=0, verbose=True,
+           validation=(X, y), check_convergence=False)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith("Epoch 1: loss = ") and "validation score" in lines[0]
+
+
+def test_shuffled_batches_cover_every_row_once():
+    batches = list(shuffled_batches(53, 10)(np.random.RandomState(0)))
+    assert [len(b) for b in batches] == [10, 10, 10, 10, 10, 3]
+    np.testing.assert_array_equal(np.sort(np.concatenate(batches)), np.arange(53))
+
+
+def test_resolve_batch_size():
+    assert resolve_batch_size("auto", 1000) == 256
+    assert resolve_batch_size("auto", 10) == 10
+    assert resolve_batch_size(64, 10) == 10
+
+
+def test_split_validation_is_stratified_and_disjoint():
+    X = np.arange(100).reshape(-1, 1)
+    y = np.repeat([0, 1], [80, 20])
+    X_train, X_val, y_train, y_val = split_validation(X, y, 0.2, np.random.RandomState(0), True)
+    assert len(X_val) == 20 and np.sum(y_val == 1) == 4
+    assert not set(X_train.ravel()) & set(X_val.ravel())
+
+
+def test_split_validation_needs_two_rows():
+    with pytest.raises(ValueError, match="n_samples = 1"):
+        split_validation(np.ones((1, 2)), None, 0.1, np.random.RandomState(0))

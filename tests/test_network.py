@@ -1,0 +1,120 @@
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.optimize import check_grad
+
+from sk_prodembed._network import MLP
+
+
+def _network(layer_sizes, hidden, output, seed=0, dtype=np.float64):
+    return MLP.initialize(layer_sizes, hidden, output, dtype, np.random.RandomState(seed))
+
+
+def _flatten(arrays):
+    return np.concatenate([a.ravel() for a in arrays])
+
+
+def _unflatten_into(network, theta):
+    offset = 0
+    for param in network.params:
+        param[...] = theta[offset : offset + param.size].reshape(param.shape)
+        offset += param.size
+
+
+@pytest.mark.parametrize("hidden", ["tanh", "relu", "identity"])
+@pytest.mark.parametrize("output", ["tanh", "identity"])
+def test_backward_matches_numerical_gradient(hidden, output):
+    rng = np.random.RandomState(0)
+    X = rng.randn(7, 5)
+    target = rng.randn(7, 3)
+    network = _network([5, 4, 6, 3], hidden, output)
+
+    def loss(theta):
+        _unflatten_into(network, theta)
+        return 0.5 * np.sum((network.predict(X) - target) ** 2)
+
+    def grad(theta):
+        _unflatten_into(network, theta)
+        outputs = network.forward(X)
+        grads, _ = network.backward(outputs, outputs[-1] - target)
+        return _flatten(grads)
+
+    theta0 = _flatten(network.params)
+    assert check_grad(loss, grad, theta0) < 1e-5 * max(1, np.linalg.norm(grad(theta0)))
+
+
+def test_input_gradient_matches_numerical_gradient():
+    rng = np.random.RandomState(1)
+    X = rng.randn(4, 5)
+    network = _network([5, 3, 2], "tanh", "tanh")
+    weights = rng.randn(4, 2)
+
+    def loss(x):
+        return np.sum(network.predict(x.reshape(X.shape)) * weights)
+
+    def grad(x):
+        outputs = network.forward(x.reshape(X.shape))
+        _, input_grad = network.backward(outputs, weights.copy(), need_input_grad=True)
+        return input_grad.ravel()
+
+    assert check_grad(loss, grad, X.ravel()) < 1e-6
+
+
+def test_sparse_input_matches_dense():
+    rng = np.random.RandomState(0)
+    X = sp.random(20, 30, density=0.2, format="csr", random_state=rng)
+    network = _network([30, 8, 4], "relu", "tanh")
+    dense_outputs = network.forward(X.toarray())
+    sparse_outputs = network.forward(X)
+    np.testing.assert_allclose(sparse_outputs[-1], dense_outputs[-1], rtol=1e-12)
+    delta = rng.randn(20, 4)
+    dense_grads, _ = network.backward(dense_outputs, delta.copy())
+    sparse_grads, _ = network.backward(sparse_outputs, delta.copy())
+    for g_dense, g_sparse in zip(dense_grads, sparse_grads):
+        assert isinstance(g_sparse, np.ndarray)
+        np.testing.assert_allclose(g_sparse, g_dense, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dtype_is_kept(dtype):
+    network = _network([6, 5, 3], "tanh", "identity", dtype=dtype)
+    X = np.random.RandomState(0).rand(4, 6).astype(dtype)
+    outputs = network.forward(X)
+    grads, input_grad = network.backward(outputs, np.ones((4, 3), dtype), need_input_grad=True)
+    assert all(p.dtype == dtype for p in network.params)
+    assert outputs[-1].dtype == dtype
+    assert all(g.dtype == dtype for g in grads)
+    assert input_grad.dtype == dtype
+
+
+def test_glorot_initialisation_bounds():
+    network = _network([100, 50], "tanh", "tanh")
+    bound = np.sqrt(6 / 150)
+    assert np.abs(network.coefs[0]).max() <= bound
+    assert np.abs(network.coefs[0]).max() > 0.9 * bound
+    assert not network.intercepts[0].any()
+
+
+def test_identity_network_without_hidden_layer_is_linear():
+    network = _network([4, 2], "identity", "identity")
+    X = np.random.RandomState(0).randn(3, 4)
+    np.testing.assert_allclose(network.predict(X), X @ network.coefs[0])
+
+
+def test_l2_penalty_value_and_gradient():
+    network = _network([3, 2, 2], "tanh", "identity")
+    grads = [np.zeros_like(p) for p in network.params]
+    value = network.add_l2_penalty(grads, alpha=0.5, n_samples=4)
+    expected = 0.5 * 0.5 / 4 * sum(np.sum(W**2) for W in network.coefs)
+    assert value == pytest.approx(expected)
+    for W, g in zip(network.coefs, grads):
+        np.testing.assert_allclose(g, 0.5 / 4 * W)
+    for g in grads[len(network.coefs) :]:
+        assert not g.any()
+
+
+def test_copy_is_independent():
+    network = _network([3, 2], "tanh", "tanh")
+    clone = network.copy()
+    clone.coefs[0] += 1
+    assert not np.allclose(clone.coefs[0], network.coefs[0])

@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+
+from sk_prodembed._optimizers import SGD, Adam, make_optimizer
+
+
+def test_adam_matches_closed_form():
+    rng = np.random.RandomState(0)
+    param = rng.randn(3, 2)
+    grads = [rng.randn(3, 2) for _ in range(4)]
+    lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-8
+    optimizer = Adam([param], lr, b1, b2, eps)
+    expected = param.copy()
+    m = np.zeros_like(param)
+    v = np.zeros_like(param)
+    for t, g in enumerate(grads, start=1):
+        optimizer.update_params([param], [g])
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g**2
+        # Bias correction folded into the step size (Kingma & Ba, end of section 2).
+        step = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
+        expected -= step * m / (np.sqrt(v) + eps)
+        np.testing.assert_allclose(param, expected, rtol=1e-12)
+
+
+def test_adam_first_step_has_learning_rate_size():
+    param = np.zeros(3)
+    Adam([param], learning_rate=0.1).update_params([param], [np.array([2.0, -5.0, 0.1])])
+    np.testing.assert_allclose(param, [-0.1, 0.1, -0.1], rtol=1e-4)
+
+
+@pytest.mark.parametrize("nesterov", [True, False])
+def test_sgd_momentum_matches_closed_form(nesterov):
+    rng = np.random.RandomState(0)
+    param = rng.randn(4)
+    grads = [rng.randn(4) for _ in range(3)]
+    optimizer = SGD([param], learning_rate=0.1, momentum=0.5, nesterov=nesterov)
+    expected = param.copy()
+    velocity = np.zeros(4)
+    for g in grads:
+        optimizer.update_params([param], [g])
+        velocity = 0.5 * velocity - 0.1 * g
+        expected += 0.5 * velocity - 0.1 * g if nesterov else velocity
+        np.testing.assert_allclose(param, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_float32_parameters_stay_float32(solver):
+    param = np.ones(5, dtype=np.float32)
+    optimizer = make_optimizer(
+        solver, [param], learning_rate=0.1, momentum=0.9, beta_1=0.9, beta_2=0.999, epsilon=1e-8
+    )
+    for _ in range(3):
+        optimizer.update_params([param], [np.full(5, 0.5, dtype=np.float32)])
+    assert param.dtype == np.float32
+    assert (param < 1).all()
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_optimizers_minimise_a_quadratic(solver):
+    param = np.array([3.0, -2.0])
+    optimizer = make_optimizer(
+        solver, [param], learning_rate=0.05, momentum=0.9, beta_1=0.9, beta_2=0.999, epsilon=1e-8
+    )
+    for _ in range(500):
+        optimizer.update_params([param], [2 * param])
+    np.testing.assert_allclose(param, 0, atol=1e-2)
+
+
+def test_unknown_solver():
+    with pytest.raises(ValueError, match="lbfgs"):
+        make_optimizer("lbfgs", [], learning_rate=1, momentum=0, beta_1=0, beta_2=0, epsilon=1)
