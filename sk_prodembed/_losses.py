@@ -37,13 +37,23 @@ def squared_error(target, predictions, observed=None):
     return loss, residual
 
 
-def _log_softmax(logits):
-    # A row whose logits are all -inf (nothing observed) yields NaN; the caller
-    # zeroes its gradient, so the warnings would only be noise.
+def _softmax_parts(logits):
+    """Softmax of each row, and ``log_normalizer`` with
+    ``log_softmax = logits - log_normalizer[:, None]``.
+
+    Written to make few passes over the (batch x features) matrix, which is
+    the largest array of a training step on a wide vocabulary. A row whose
+    logits are all -inf (nothing observed) yields NaN; the caller zeroes its
+    gradient, so those warnings would only be noise.
+    """
     with np.errstate(invalid="ignore", divide="ignore"):
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        shifted -= np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    return shifted
+        row_max = logits.max(axis=1)
+        probabilities = logits - row_max[:, None]
+        np.exp(probabilities, out=probabilities)
+        row_total = probabilities.sum(axis=1)
+        probabilities /= row_total[:, None]
+        log_normalizer = row_max + np.log(row_total)
+    return probabilities, log_normalizer
 
 
 def multinomial_log_likelihood(target, logits, observed=None):
@@ -72,7 +82,7 @@ def multinomial_log_likelihood(target, logits, observed=None):
     if observed is not None:
         # Unobserved features leave the softmax: their logits go to -inf.
         logits = np.where(observed, logits, -np.inf).astype(dtype, copy=False)
-    log_probs = _log_softmax(logits)
+    grad, log_normalizer = _softmax_parts(logits)
     if sp.issparse(target):
         target = sp.csr_matrix(target, dtype=dtype)
         row_sums = np.asarray(target.sum(axis=1)).ravel()
@@ -81,11 +91,11 @@ def multinomial_log_likelihood(target, logits, observed=None):
         # Fancy-index assignment below needs one stored entry per (row, column).
         proportions.sum_duplicates()
         rows = np.repeat(np.arange(n_samples), np.diff(proportions.indptr))
-        picked = log_probs[rows, proportions.indices]
+        cols = proportions.indices
+        picked = logits[rows, cols] - log_normalizer[rows]
         loss = -float(np.dot(proportions.data, picked)) / n_samples
-        grad = np.exp(log_probs)
         grad *= (row_sums > 0)[:, None]
-        grad[rows, proportions.indices] -= proportions.data
+        grad[rows, cols] -= proportions.data
     else:
         target = np.asarray(target, dtype=dtype)
         if observed is not None:
@@ -94,13 +104,12 @@ def multinomial_log_likelihood(target, logits, observed=None):
         proportions = np.divide(
             target, row_sums, out=np.zeros_like(target), where=row_sums > 0
         )
-        loss = -float(np.vdot(proportions, np.where(proportions > 0, log_probs, 0)))
-        loss /= n_samples
-        grad = np.exp(log_probs)
+        rows, cols = np.nonzero(proportions)
+        picked = logits[rows, cols] - log_normalizer[rows]
+        loss = -float(np.dot(proportions[rows, cols], picked)) / n_samples
         grad *= row_sums > 0
         grad -= proportions
     if observed is not None:
-        # Rows with nothing observed have an undefined softmax; they carry no signal.
         grad[~observed] = 0
     grad /= n_samples
     return loss, grad

@@ -62,6 +62,7 @@ class Adam:
         self.second_moments = [np.zeros_like(p) for p in params]
 
     def update_params(self, params, grads):
+        """Take one step; ``grads`` are used as scratch space and overwritten."""
         self.t += 1
         b1, b2 = self.beta_1, self.beta_2
         # A Python float, so that float32 parameters are not promoted.
@@ -69,15 +70,19 @@ class Adam:
         for param, grad, m, v in zip(
             params, grads, self.first_moments, self.second_moments
         ):
+            # In place, with one scratch array: the largest weight matrices are
+            # (n_features x n_components) and this runs once per minibatch.
             m *= b1
             m += (1 - b1) * grad
+            scratch = np.multiply(grad, grad, out=grad)
             v *= b2
-            v += (1 - b2) * grad * grad
-            denom = np.sqrt(v)
-            denom += self.epsilon
-            np.divide(m, denom, out=denom)
-            denom *= step
-            param -= denom
+            scratch *= 1 - b2
+            v += scratch
+            np.sqrt(v, out=scratch)
+            scratch += self.epsilon
+            np.divide(m, scratch, out=scratch)
+            scratch *= step
+            param -= scratch
 
 
 def make_optimizer(solver, params, *, learning_rate, momentum, beta_1, beta_2, epsilon):

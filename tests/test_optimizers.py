@@ -14,7 +14,7 @@ def test_adam_matches_closed_form():
     m = np.zeros_like(param)
     v = np.zeros_like(param)
     for t, g in enumerate(grads, start=1):
-        optimizer.update_params([param], [g])
+        optimizer.update_params([param], [g.copy()])
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g**2
         # Bias correction folded into the step size (Kingma & Ba, end of section 2).
@@ -38,7 +38,7 @@ def test_sgd_momentum_matches_closed_form(nesterov):
     expected = param.copy()
     velocity = np.zeros(4)
     for g in grads:
-        optimizer.update_params([param], [g])
+        optimizer.update_params([param], [g.copy()])
         velocity = 0.5 * velocity - 0.1 * g
         expected += 0.5 * velocity - 0.1 * g if nesterov else velocity
         np.testing.assert_allclose(param, expected, rtol=1e-12)
