@@ -49,9 +49,9 @@ def shuffled_batches(n_samples, batch_size):
 
 
 def resolve_batch_size(batch_size, n_samples):
-    """``"auto"`` means ``min(256, n_samples)``; an int is clipped to ``n_samples``."""
+    """``"auto"`` means ``min(512, n_samples)``; an int is clipped to ``n_samples``."""
     if batch_size == "auto":
-        return min(256, n_samples)
+        return min(512, n_samples)
     return min(batch_size, n_samples)
 
 

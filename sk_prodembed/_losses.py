@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 
-def squared_error(target, predictions, observed=None):
+def squared_error(target, predictions, observed=None, column_weights=None):
     """Half squared error summed over features, averaged over rows.
 
     Parameters
@@ -19,6 +19,8 @@ def squared_error(target, predictions, observed=None):
     observed : ndarray of bool of the same shape, default=None
         Entries that count; missing entries (False) contribute neither loss
         nor gradient. ``target`` must hold finite values where observed.
+    column_weights : ndarray of shape (n_features,), default=None
+        Weight of each feature's error, for reconstruction sampling.
 
     Returns
     -------
@@ -32,7 +34,11 @@ def squared_error(target, predictions, observed=None):
         residual = predictions - target
     if observed is not None:
         residual[~observed] = 0
-    loss = 0.5 * float(np.vdot(residual, residual)) / n_samples
+    if column_weights is None:
+        loss = 0.5 * float(np.vdot(residual, residual)) / n_samples
+    else:
+        loss = 0.5 * float(np.dot(column_weights, (residual**2).sum(axis=0))) / n_samples
+        residual *= column_weights
     residual /= n_samples
     return loss, residual
 
@@ -56,7 +62,7 @@ def _softmax_parts(logits):
     return probabilities, log_normalizer
 
 
-def multinomial_log_likelihood(target, logits, observed=None):
+def multinomial_log_likelihood(target, logits, observed=None, column_weights=None):
     """Negative multinomial log-likelihood of each row under a softmax over features.
 
     Each non-negative target row is normalised to sum to one, and its
@@ -71,6 +77,10 @@ def multinomial_log_likelihood(target, logits, observed=None):
     observed : ndarray of bool of the same shape, default=None
         Entries that count; the softmax is then taken over the observed
         features of each row only.
+    column_weights : ndarray of shape (n_features,), default=None
+        Each feature's weight in the softmax normaliser, for reconstruction
+        sampling: a sampled feature of weight ``w`` stands for ``w`` features.
+        Features with non-zero target must have weight one.
 
     Returns
     -------
@@ -79,6 +89,10 @@ def multinomial_log_likelihood(target, logits, observed=None):
     """
     n_samples = logits.shape[0]
     dtype = logits.dtype
+    if column_weights is not None:
+        # w * exp(z) = exp(z + log w): weighting the normaliser is a shift of
+        # the logits, and the target's own features (weight one) are unchanged.
+        logits = logits + np.log(column_weights).astype(dtype, copy=False)
     if observed is not None:
         # Unobserved features leave the softmax: their logits go to -inf.
         logits = np.where(observed, logits, -np.inf).astype(dtype, copy=False)

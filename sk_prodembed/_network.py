@@ -117,10 +117,21 @@ class MLP:
             return self.output_activation
         return self.hidden_activation
 
-    def forward(self, X):
-        """Return the outputs of every layer, input first: ``[X, A1, ..., A_out]``."""
+    def _layer_params(self, layer, output_columns):
+        W, b = self.coefs[layer], self.intercepts[layer]
+        if output_columns is not None and layer == len(self.coefs) - 1:
+            return W[:, output_columns], b[output_columns]
+        return W, b
+
+    def forward(self, X, output_columns=None):
+        """Return the outputs of every layer, input first: ``[X, A1, ..., A_out]``.
+
+        ``output_columns`` (an index array) restricts the last layer to those
+        outputs, so a wide output layer costs only the columns asked for.
+        """
         outputs = [X]
-        for layer, (W, b) in enumerate(zip(self.coefs, self.intercepts)):
+        for layer in range(len(self.coefs)):
+            W, b = self._layer_params(layer, output_columns)
             Z = _safe_matmul(outputs[-1], W)
             Z += b
             ACTIVATIONS[self._activation_name(layer)](Z)
@@ -131,7 +142,7 @@ class MLP:
         """Output of the last layer only."""
         return self.forward(X)[-1]
 
-    def backward(self, outputs, output_grad, need_input_grad=False):
+    def backward(self, outputs, output_grad, need_input_grad=False, output_columns=None):
         """Backpropagate ``output_grad`` (d loss / d last output) through the network.
 
         Parameters
@@ -144,6 +155,9 @@ class MLP:
         need_input_grad : bool
             Whether to also return the gradient with respect to the input,
             needed when another network feeds this one.
+        output_columns : ndarray of int, default=None
+            As given to :meth:`forward`. The gradients of the last layer are
+            then zero outside those columns.
 
         Returns
         -------
@@ -159,13 +173,21 @@ class MLP:
         for layer in range(n_layers - 1, -1, -1):
             DERIVATIVES[self._activation_name(layer)](outputs[layer + 1], delta)
             A_prev = outputs[layer]
+            W, _ = self._layer_params(layer, output_columns)
             if sp.issparse(A_prev):
-                coef_grads[layer] = np.asarray(A_prev.T @ delta)
+                coef_grad = np.asarray(A_prev.T @ delta)
             else:
-                coef_grads[layer] = A_prev.T @ delta
-            intercept_grads[layer] = delta.sum(axis=0)
+                coef_grad = A_prev.T @ delta
+            intercept_grad = delta.sum(axis=0)
+            if output_columns is not None and layer == n_layers - 1:
+                coef_grads[layer] = np.zeros_like(self.coefs[layer])
+                coef_grads[layer][:, output_columns] = coef_grad
+                intercept_grads[layer] = np.zeros_like(self.intercepts[layer])
+                intercept_grads[layer][output_columns] = intercept_grad
+            else:
+                coef_grads[layer], intercept_grads[layer] = coef_grad, intercept_grad
             if layer > 0 or need_input_grad:
-                delta = delta @ self.coefs[layer].T
+                delta = delta @ W.T
                 if layer == 0:
                     input_grad = delta
         return coef_grads + intercept_grads, input_grad

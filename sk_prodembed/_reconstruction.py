@@ -28,29 +28,62 @@ class MaskedReconstruction:
     corruption : {"zero", "marginal"}
     alpha : float
         L2 penalty on the weights of both networks.
+    n_sampled_features : int or None, default=None
+        Reconstruction sampling (Dauphin, Glorot and Bengio, 2011): each
+        training batch reconstructs only the features present in the batch
+        plus this many features drawn at random among the absent ones, each
+        standing for ``n_absent / n_sampled_features`` features, so the loss
+        stays an unbiased (mse) or consistent (multinomial normaliser)
+        estimate while its cost follows the number of stored entries instead
+        of the vocabulary. None reconstructs every feature. Scores
+        (:meth:`mean_loss`) always use every feature.
     """
 
-    def __init__(self, encoder, decoder, loss, mask_ratio, corruption, alpha):
+    def __init__(
+        self, encoder, decoder, loss, mask_ratio, corruption, alpha, n_sampled_features=None
+    ):
         self.encoder = encoder
         self.decoder = decoder
         self.loss_function = RECONSTRUCTION_LOSSES[loss]
         self.mask_ratio = mask_ratio
         self.corruption = corruption
         self.alpha = alpha
+        self.n_sampled_features = n_sampled_features
 
     @property
     def params(self):
         return self.encoder.params + self.decoder.params
 
+    def _sample_columns(self, X, rng):
+        """Features reconstructed for this batch, and the weight of each."""
+        n_features = X.shape[1]
+        present = np.zeros(n_features, dtype=bool)
+        present[X.indices if sp.issparse(X) else np.flatnonzero(X.any(axis=0))] = True
+        absent = np.flatnonzero(~present)
+        if self.n_sampled_features >= absent.shape[0]:
+            return None, None
+        sampled = rng.choice(absent, self.n_sampled_features, replace=False)
+        columns = np.concatenate([np.flatnonzero(present), sampled])
+        weights = np.ones(columns.shape[0], dtype=X.dtype)
+        weights[-sampled.shape[0] :] = absent.shape[0] / sampled.shape[0]
+        return columns, weights
+
     def _forward_loss(self, X, rng, need_gradient):
         X_corrupted = corrupt(X, self.mask_ratio, self.corruption, rng)
+        columns, weights, target = None, None, X
+        if need_gradient and self.n_sampled_features is not None:
+            columns, weights = self._sample_columns(X, rng)
+            if columns is not None:
+                target = X[:, columns]
         encoder_outputs = self.encoder.forward(X_corrupted)
-        decoder_outputs = self.decoder.forward(encoder_outputs[-1])
-        loss, output_grad = self.loss_function(X, decoder_outputs[-1])
+        decoder_outputs = self.decoder.forward(encoder_outputs[-1], output_columns=columns)
+        loss, output_grad = self.loss_function(
+            target, decoder_outputs[-1], column_weights=weights
+        )
         if not need_gradient:
             return loss, None
         decoder_grads, code_grad = self.decoder.backward(
-            decoder_outputs, output_grad, need_input_grad=True
+            decoder_outputs, output_grad, need_input_grad=True, output_columns=columns
         )
         encoder_grads, _ = self.encoder.backward(encoder_outputs, code_grad)
         n_samples = X.shape[0]

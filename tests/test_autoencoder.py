@@ -139,7 +139,7 @@ def test_warm_start_continues_training():
 def test_training_reduces_the_loss_and_improves_the_score():
     X, _ = _sparse_counts(400, 40)
     model = _quiet(MaskedAutoencoderEmbedder(n_components=4, max_iter=30, random_state=0,
-                                             learning_rate_init=0.01), "fit", X)
+                                             learning_rate_init=0.01, batch_size=50), "fit", X)
     assert model.loss_curve_[-1] < 0.9 * model.loss_curve_[0]
     untrained = MaskedAutoencoderEmbedder(n_components=4, random_state=0).partial_fit(X[:1])
     assert model.score(X) > untrained.score(X)
@@ -148,7 +148,7 @@ def test_training_reduces_the_loss_and_improves_the_score():
 def test_embedding_separates_topics():
     X, topics = _sparse_counts(400, 40)
     model = _quiet(MaskedAutoencoderEmbedder(n_components=4, max_iter=40, random_state=0,
-                                             learning_rate_init=0.01), "fit", X)
+                                             learning_rate_init=0.01, batch_size=50), "fit", X)
     Z = model.transform(X)
     Z /= np.linalg.norm(Z, axis=1, keepdims=True)
     similarity = Z @ Z.T
@@ -260,3 +260,70 @@ def test_grid_search_on_score():
     )
     _quiet(search, "fit", X)
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+@pytest.mark.parametrize("loss", ["mse", "multinomial"])
+def test_sampled_reconstruction_gradient_matches_numerical_gradient(loss):
+    X, _ = _sparse_counts(20, 40)
+    model = _quiet(MaskedAutoencoderEmbedder(
+        n_components=3, hidden_layer_sizes=(5,), loss=loss, reconstruction_sampling=6,
+        alpha=0.1, max_iter=1, random_state=0), "fit", X)
+    objective = MaskedReconstruction(model.encoder_, model.decoder_, loss, 0.5, "zero",
+                                     alpha=0.1, n_sampled_features=6)
+    params = objective.params
+    sizes = [p.size for p in params]
+
+    def set_params(theta):
+        for p, chunk in zip(params, np.split(theta, np.cumsum(sizes)[:-1])):
+            p[...] = chunk.reshape(p.shape)
+
+    def loss_value(theta):
+        set_params(theta)
+        return objective.loss_and_gradient(X, None, np.random.RandomState(7))[0]
+
+    def gradient(theta):
+        set_params(theta)
+        grads = objective.loss_and_gradient(X, None, np.random.RandomState(7))[1]
+        return np.concatenate([g.ravel() for g in grads])
+
+    theta0 = np.concatenate([p.ravel() for p in params])
+    assert check_grad(loss_value, gradient, theta0) < 1e-5
+
+
+def test_sampled_squared_error_is_unbiased():
+    X, _ = _sparse_counts(10, 60)
+    model = _quiet(MaskedAutoencoderEmbedder(n_components=3, loss="mse", max_iter=1,
+                                             random_state=0), "fit", X)
+    full = MaskedReconstruction(model.encoder_, model.decoder_, "mse", 0.5, "zero", alpha=0)
+    sampled = MaskedReconstruction(model.encoder_, model.decoder_, "mse", 0.5, "zero",
+                                   alpha=0, n_sampled_features=5)
+    # Same masks (seed 0 for the corruption, drawn first) in every call.
+    exact = full.loss_and_gradient(X, None, np.random.RandomState(0))[0]
+    estimates = [
+        sampled.loss_and_gradient(X, None, _SeededAfterMasking(seed))[0] for seed in range(3000)
+    ]
+    assert np.mean(estimates) == pytest.approx(exact, rel=0.01)
+    assert np.std(estimates) > 0  # the estimate really is random
+
+
+class _SeededAfterMasking(np.random.RandomState):
+    """Draws the masks from seed 0 and the sampled features from ``seed``."""
+
+    def __init__(self, seed):
+        super().__init__(0)
+        self._sampler = np.random.RandomState(seed)
+
+    def choice(self, *args, **kwargs):
+        return self._sampler.choice(*args, **kwargs)
+
+
+def test_reconstruction_sampling_learns():
+    X, topics = _sparse_counts(400, 40)
+    model = _quiet(MaskedAutoencoderEmbedder(n_components=4, max_iter=40, random_state=0,
+                                             reconstruction_sampling=5,
+                                             learning_rate_init=0.01, batch_size=50), "fit", X)
+    Z = model.transform(X)
+    Z /= np.linalg.norm(Z, axis=1, keepdims=True)
+    similarity = Z @ Z.T
+    same = topics[:, None] == topics[None, :]
+    assert similarity[same].mean() > similarity[~same].mean() + 0.3

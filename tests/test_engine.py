@@ -127,7 +127,7 @@ def test_shuffled_batches_cover_every_row_once():
 
 
 def test_resolve_batch_size():
-    assert resolve_batch_size("auto", 1000) == 256
+    assert resolve_batch_size("auto", 1000) == 512
     assert resolve_batch_size("auto", 10) == 10
     assert resolve_batch_size(64, 10) == 10
 

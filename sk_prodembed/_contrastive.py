@@ -1,0 +1,308 @@
+"""Contrastive losses on embeddings and the triplet objective of TripletEmbedder.
+
+Losses return ``(loss, gradient with respect to the embeddings)``; the loss is
+a mean, and the gradient is in the dtype of the embeddings.
+
+Metrics
+-------
+``"cosine"``: the embeddings are unit vectors and the distance is
+``1 - <e_i, e_j>``, the cosine distance, in [0, 2]; it equals half the squared
+euclidean distance of the unit vectors. ``"euclidean"``: the plain (not
+squared) euclidean distance, as in Hermans et al. (2017).
+
+Self-supervised term
+--------------------
+Unlabeled rows (label -1) contribute through NT-Xent (Chen et al. 2020,
+SimCLR; SCARF for tabular rows): each row is masked twice with
+:func:`~sk_prodembed._masking.corrupt`, the two views are a positive pair and
+the views of the other unlabeled rows of the batch are the negatives. It
+compares directions (cosine similarity over a temperature) whatever the
+metric, since a softmax over unbounded euclidean distances has no natural
+scale.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._masking import corrupt
+from ._miners import MINERS, UNLABELED
+
+# Added to norms before dividing, so that a zero output does not produce NaN.
+_NORM_EPSILON = 1e-12
+_VALIDATION_CHUNK_ROWS = 1024
+# NT-Xent compares every view with every other: chunks bound that square.
+_SELF_SUPERVISED_CHUNK_ROWS = 256
+# Seed of the masks drawn when the validation score falls back to the
+# self-supervised loss, so that epochs are compared on the same views.
+SCORING_SEED = 0
+
+
+def l2_normalize(Z):
+    """Rows of ``Z`` scaled to unit length. Returns ``(E, norms)``, norms of shape (n, 1)."""
+    norms = np.sqrt(np.einsum("ij,ij->i", Z, Z))[:, None] + _NORM_EPSILON
+    return Z / norms, norms
+
+
+def l2_normalize_backward(E, norms, grad_E):
+    """Gradient with respect to ``Z`` of a loss of ``E = Z / ||Z||``, given its gradient in ``E``."""
+    radial = np.einsum("ij,ij->i", grad_E, E)[:, None]
+    return (grad_E - radial * E) / norms
+
+
+def pairwise_distances(E, metric):
+    """The ``(n, n)`` distance matrix used by the miners (no gradient)."""
+    if metric == "cosine":
+        return 1 - E @ E.T
+    squared_norms = np.einsum("ij,ij->i", E, E)
+    squared = squared_norms[:, None] + squared_norms[None, :] - 2 * (E @ E.T)
+    np.maximum(squared, 0, out=squared)
+    np.fill_diagonal(squared, 0)
+    return np.sqrt(squared, out=squared)
+
+
+def _pair_distances(E, first, second, metric):
+    """Distances of the pairs ``(first[t], second[t])``, computed directly so
+    that the gradient sees exact zeros for repeated rows."""
+    if metric == "cosine":
+        return 1 - np.einsum("ij,ij->i", E[first], E[second])
+    return np.linalg.norm(E[first] - E[second], axis=1)
+
+
+def _distance_backward(E, first, second, pair_grad, distances, metric):
+    """Gradient with respect to ``E`` of ``sum_t pair_grad[t] * d(E[first[t]], E[second[t]])``."""
+    n = E.shape[0]
+    if metric == "euclidean":
+        # d ||e_i - e_j|| / d e_i = (e_i - e_j) / d, taken as 0 at d = 0.
+        pair_grad = np.divide(
+            pair_grad, distances, out=np.zeros_like(pair_grad), where=distances > 0
+        )
+    coefficients = np.bincount(
+        first * n + second, weights=pair_grad, minlength=n * n
+    ).reshape(n, n)
+    symmetric = (coefficients + coefficients.T).astype(E.dtype, copy=False)
+    if metric == "cosine":
+        # d (1 - <e_i, e_j>) / d e_i = -e_j
+        return -(symmetric @ E)
+    return symmetric.sum(axis=1)[:, None] * E - symmetric @ E
+
+
+def triplet_margin_loss(E, triples, metric, margin):
+    """Mean triplet loss of ``triples`` on the embeddings ``E``.
+
+    Parameters
+    ----------
+    E : ndarray of shape (n_samples, n_components)
+        Embeddings; unit rows for ``metric="cosine"``.
+    triples : tuple of three int arrays (anchors, positives, negatives)
+        As returned by a miner.
+    metric : {"cosine", "euclidean"}
+    margin : float or None
+        Hinge ``max(0, d(a, p) - d(a, n) + margin)``; None gives the soft
+        margin ``log(1 + exp(d(a, p) - d(a, n)))`` (Hermans et al. 2017),
+        which keeps pulling triples that already satisfy a margin.
+
+    Returns
+    -------
+    loss : float
+        0 when there is no triple.
+    grad : ndarray of shape (n_samples, n_components)
+    """
+    anchors, positives, negatives = triples
+    if len(anchors) == 0:
+        return 0.0, np.zeros_like(E)
+    d_positive = _pair_distances(E, anchors, positives, metric)
+    d_negative = _pair_distances(E, anchors, negatives, metric)
+    difference = (d_positive - d_negative).astype(np.float64)
+    if margin is None:
+        losses = np.logaddexp(0, difference)
+        slopes = np.exp(difference - losses)  # the sigmoid, without overflow
+    else:
+        losses = np.maximum(difference + margin, 0)
+        slopes = (losses > 0).astype(np.float64)
+    slopes /= len(anchors)
+    grad = _distance_backward(E, anchors, positives, slopes, d_positive, metric)
+    grad += _distance_backward(E, anchors, negatives, -slopes, d_negative, metric)
+    return float(losses.mean()), grad
+
+
+def nt_xent_loss(E, temperature):
+    """NT-Xent of two stacked views: rows ``i`` and ``i + m`` of ``E`` are a positive pair.
+
+    Parameters
+    ----------
+    E : ndarray of shape (2 * m, n_components)
+        Unit rows: the first views of m rows, then their second views.
+    temperature : float
+
+    Returns
+    -------
+    loss : float
+        Mean over the 2m views of ``-log softmax_j(<e_i, e_j> / temperature)``
+        at j = the other view of i, the softmax running over j != i.
+    grad : ndarray of shape (2 * m, n_components)
+    """
+    n_views = E.shape[0]
+    m = n_views // 2
+    logits = (E @ E.T).astype(np.float64) / temperature
+    np.fill_diagonal(logits, -np.inf)
+    logits -= logits.max(axis=1, keepdims=True)
+    log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    partners = np.concatenate([np.arange(m, n_views), np.arange(m)])
+    rows = np.arange(n_views)
+    loss = -float(log_probs[rows, partners].mean())
+    logit_grad = np.exp(log_probs)
+    logit_grad[rows, partners] -= 1
+    logit_grad /= n_views * temperature
+    symmetric = (logit_grad + logit_grad.T).astype(E.dtype, copy=False)
+    return loss, symmetric @ E
+
+
+def leave_one_out_precision(E, labels, metric, k=10):
+    """Mean share of each labeled row's k nearest labeled rows (itself excluded) with its label.
+
+    Unlabeled rows (-1) are ignored. ``k`` is lowered to the number of other
+    labeled rows when there are fewer. Returns NaN with fewer than two
+    labeled rows.
+    """
+    labeled = labels != UNLABELED
+    E, labels = E[labeled], labels[labeled]
+    n = E.shape[0]
+    if n < 2:
+        return np.nan
+    k = min(k, n - 1)
+    hits = 0
+    for start in range(0, n, _VALIDATION_CHUNK_ROWS):
+        stop = min(start + _VALIDATION_CHUNK_ROWS, n)
+        distances = pairwise_distances_between(E[start:stop], E, metric)
+        distances[np.arange(stop - start), np.arange(start, stop)] = np.inf
+        neighbours = np.argpartition(distances, k - 1, axis=1)[:, :k]
+        hits += int((labels[neighbours] == labels[start:stop, None]).sum())
+    return hits / (n * k)
+
+
+def pairwise_distances_between(A, B, metric):
+    """Distances from the rows of A to the rows of B (rankings only: squared euclidean)."""
+    if metric == "cosine":
+        return 1 - A @ B.T
+    return (
+        np.einsum("ij,ij->i", A, A)[:, None]
+        + np.einsum("ij,ij->i", B, B)[None, :]
+        - 2 * (A @ B.T)
+    )
+
+
+def _stack_rows(blocks):
+    if sp.issparse(blocks[0]):
+        return sp.vstack(blocks, format="csr")
+    return np.vstack(blocks)
+
+
+class TripletObjective:
+    """Mined triplet loss on labeled rows plus NT-Xent on masked views of unlabeled rows.
+
+    The two terms are weighted by their share of the batch's rows, and the L2
+    penalty of the encoder is added as in scikit-learn's MLP.
+
+    Parameters
+    ----------
+    encoder : MLP
+    metric : {"cosine", "euclidean"}
+    miner : {"batch_hard", "semi_hard", "batch_all"}
+    margin : float or None
+        None for the soft margin.
+    mask_ratio : float
+    corruption : {"zero", "marginal"}
+    temperature : float
+    alpha : float
+    """
+
+    def __init__(
+        self, encoder, *, metric, miner, margin, mask_ratio, corruption, temperature, alpha
+    ):
+        self.encoder = encoder
+        self.metric = metric
+        self.mine = MINERS[miner]
+        self.margin = margin
+        self.mask_ratio = mask_ratio
+        self.corruption = corruption
+        self.temperature = temperature
+        self.alpha = alpha
+
+    @property
+    def params(self):
+        return self.encoder.params
+
+    def embed(self, Z):
+        """Network outputs to embeddings: unit rows for the cosine metric."""
+        if self.metric == "cosine":
+            return l2_normalize(Z)[0]
+        return Z
+
+    def _labeled_term(self, Z, labels):
+        if self.metric == "cosine":
+            E, norms = l2_normalize(Z)
+        else:
+            E = Z
+        triples = self.mine(pairwise_distances(E, self.metric), labels, self.margin)
+        loss, grad = triplet_margin_loss(E, triples, self.metric, self.margin)
+        if self.metric == "cosine":
+            grad = l2_normalize_backward(E, norms, grad)
+        return loss, grad
+
+    def _unlabeled_term(self, Z):
+        E, norms = l2_normalize(Z)
+        loss, grad = nt_xent_loss(E, self.temperature)
+        return loss, l2_normalize_backward(E, norms, grad)
+
+    def _forward_loss(self, X, labels, rng, need_gradient):
+        labeled = labels != UNLABELED
+        n_labeled = int(labeled.sum())
+        n_unlabeled = X.shape[0] - n_labeled
+        blocks = [X[labeled]] if n_labeled else []
+        if n_unlabeled:
+            X_unlabeled = X[~labeled]
+            blocks += [
+                corrupt(X_unlabeled, self.mask_ratio, self.corruption, rng),
+                corrupt(X_unlabeled, self.mask_ratio, self.corruption, rng),
+            ]
+        outputs = self.encoder.forward(_stack_rows(blocks))
+        Z = outputs[-1]
+        n_rows = X.shape[0]
+        loss = 0.0
+        output_grad = np.zeros_like(Z)
+        if n_labeled:
+            term, grad = self._labeled_term(Z[:n_labeled], labels[labeled])
+            loss += n_labeled / n_rows * term
+            output_grad[:n_labeled] = grad * (n_labeled / n_rows)
+        if n_unlabeled:
+            term, grad = self._unlabeled_term(Z[n_labeled:])
+            loss += n_unlabeled / n_rows * term
+            output_grad[n_labeled:] = grad * (n_unlabeled / n_rows)
+        if not need_gradient:
+            return loss, None
+        grads, _ = self.encoder.backward(outputs, output_grad)
+        loss += self.encoder.add_l2_penalty(grads, self.alpha, n_rows)
+        return loss, grads
+
+    def loss_and_gradient(self, X, y, rng):
+        return self._forward_loss(X, y, rng, need_gradient=True)
+
+    def validation_score(self, X, y):
+        """Leave-one-out precision@10 of the labels; minus the self-supervised
+        loss (fixed masks) when fewer than two rows are labeled."""
+        if np.count_nonzero(y != UNLABELED) >= 2:
+            E = np.vstack(
+                [
+                    self.embed(self.encoder.predict(X[start : start + _VALIDATION_CHUNK_ROWS]))
+                    for start in range(0, X.shape[0], _VALIDATION_CHUNK_ROWS)
+                ]
+            )
+            return leave_one_out_precision(E, y, self.metric)
+        rng = np.random.RandomState(SCORING_SEED)
+        total = 0.0
+        for start in range(0, X.shape[0], _SELF_SUPERVISED_CHUNK_ROWS):
+            chunk = X[start : start + _SELF_SUPERVISED_CHUNK_ROWS]
+            unlabeled = np.full(chunk.shape[0], UNLABELED)
+            loss, _ = self._forward_loss(chunk, unlabeled, rng, need_gradient=False)
+            total += loss * chunk.shape[0]
+        return -total / X.shape[0]

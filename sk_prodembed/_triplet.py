@@ -1,0 +1,454 @@
+"""TripletEmbedder: supervised embeddings by minibatch triplet mining, semi-supervised
+through masked views, optionally fine-tuned from a MaskedAutoencoderEmbedder."""
+
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._base import BaseEmbedder
+from ._contrastive import TripletObjective, l2_normalize, leave_one_out_precision
+from ._miners import UNLABELED
+from ._network import MLP
+from ._sampling import class_balanced_batches
+
+# Margins of ``margin="auto"``: a cosine distance lives in [0, 2]; tanh
+# embeddings of 64 dimensions are a few units apart in euclidean distance.
+DEFAULT_MARGINS = {"cosine": 0.1, "euclidean": 1.0}
+SCORE_NEIGHBOURS = 10
+
+
+def _unlabeled_mask(y):
+    """Rows marked unlabeled: the integer -1, scikit-learn's convention."""
+    if y.dtype.kind in "US":
+        if np.any(y == str(UNLABELED)):
+            raise ValueError(
+                "y has a string dtype and contains '-1'. Unlabeled rows are marked "
+                "by the integer -1: pass y with dtype=object to mix string labels "
+                "with -1 (a list mixing strings and -1 becomes all strings in numpy)."
+            )
+        return np.zeros(y.shape[0], dtype=bool)
+    return np.asarray(y == UNLABELED, dtype=bool)
+
+
+def _encode_against(y, unlabeled, classes):
+    codes = np.full(y.shape[0], UNLABELED, dtype=np.intp)
+    codes[~unlabeled] = np.searchsorted(classes, y[~unlabeled])
+    return codes
+
+
+class TripletEmbedder(BaseEmbedder):
+    """Embeddings in which rows of the same label are closer than other rows, by a margin.
+
+    Each minibatch draws ``classes_per_batch`` labels and
+    ``samples_per_class`` rows of each; a miner picks (anchor, positive,
+    negative) triples among them and the triplet loss pulls each anchor
+    towards its positive and away from its negative. Rows labelled -1
+    (unlabeled) take part through a self-supervised term: two masked views of
+    the same row must be closer to each other than to the other rows' views
+    (NT-Xent). All rows -1 is a fully self-supervised fit. The encoder can
+    start from a pre-trained :class:`MaskedAutoencoderEmbedder`
+    (``encoder_init``).
+
+    Parameters
+    ----------
+    n_components : int, default=64
+        Dimension of the embedding.
+    hidden_layer_sizes : array-like of int, default=()
+        Widths of the encoder's hidden layers. The default, one layer from
+        the features to the embedding, is fast on wide sparse input and as
+        good as deeper encoders on product-title TF-IDF.
+    activation : {"tanh", "relu", "identity"}, default="tanh"
+        Activation of every encoder layer, the embedding included.
+    metric : {"cosine", "euclidean"}, default="cosine"
+        Distance of the embedding. ``"cosine"``: the encoder's output is
+        scaled to unit length and the distance is ``1 - cos``; ``transform``
+        returns the unit vectors, so cosine and euclidean nearest neighbours
+        agree downstream. ``"euclidean"``: the plain euclidean distance of
+        the raw outputs.
+    miner : {"batch_hard", "semi_hard", "batch_all"}, default="batch_hard"
+        Which triples of a batch are trained on. ``"batch_hard"``: each
+        anchor with its farthest positive and closest negative.
+        ``"semi_hard"``: each positive pair with its closest negative that
+        is farther than the positive (FaceNet). ``"batch_all"``: every
+        triple that violates the margin.
+    margin : float, "auto" or "soft", default="auto"
+        Hinge margin of the triplet loss. ``"auto"`` is 0.1 for the cosine
+        metric and 1.0 for the euclidean one; ``"soft"`` replaces the hinge
+        by ``log(1 + exp(d(a, p) - d(a, n)))``.
+    classes_per_batch : int, default=32
+        Labels drawn per batch (P).
+    samples_per_class : int, default=4
+        Rows drawn per label (K); labels with fewer rows are drawn with
+        replacement, and a label with a single row serves only as a
+        negative.
+    mask_ratio : float in [0, 1), default=0.5
+        Share of the (stored) features of an unlabeled row hidden in each of
+        its two views, as in :class:`MaskedAutoencoderEmbedder`.
+    corruption : {"zero", "marginal"}, default="zero"
+        How hidden features of the views are hidden.
+    temperature : float, default=0.1
+        Temperature of the self-supervised NT-Xent term.
+    encoder_init : fitted MaskedAutoencoderEmbedder or None, default=None
+        Start from a copy of this model's encoder, which is never modified.
+        Its input width must be the number of features of X, and its layer
+        sizes and activation those of this model (``hidden_layer_sizes``,
+        ``n_components``, ``activation``). Cloning a TripletEmbedder (as
+        ``GridSearchCV`` does) keeps the same fitted ``encoder_init``.
+    solver : {"adam", "sgd"}, default="adam"
+        Optimizer; ``"sgd"`` uses Nesterov momentum ``momentum``.
+    alpha : float, default=1e-4
+        L2 penalty on the weights, scaled as in scikit-learn's MLP.
+    batch_size : int or "auto", default="auto"
+        The most unlabeled rows per batch; ``"auto"`` is
+        ``min(256, n_samples)``. Labeled rows are always drawn as
+        ``classes_per_batch * samples_per_class``; unlabeled rows join in
+        proportion to their share of the data, up to ``batch_size``.
+    learning_rate_init : float, default=1e-3
+        Step size of the optimizer.
+    max_iter : int, default=20
+        Maximum number of epochs; an epoch draws about ``n_samples`` rows.
+    tol : float, default=1e-4
+        Minimum improvement of the loss (or validation score) that counts.
+    n_iter_no_change : int, default=5
+        Epochs without improvement before training stops.
+    early_stopping : bool, default=False
+        Hold out a stratified ``validation_fraction`` of the rows, stop when
+        their leave-one-out precision@10 stops improving, and restore the
+        weights of the best epoch.
+    validation_fraction : float, default=0.1
+        Share of the rows held out when ``early_stopping`` is True.
+    momentum : float, default=0.9
+        Momentum of the ``"sgd"`` solver.
+    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
+        Parameters of the ``"adam"`` solver.
+    warm_start : bool, default=False
+        Continue from the previous fit instead of reinitialising.
+    verbose : bool, default=False
+        Print one line per epoch: loss, validation score, seconds.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights, the batches, the masks and the validation split.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The labels seen in training, unlabeled (-1) excluded.
+    encoder_ : MLP
+        The encoder network (``encoder_.coefs``, ``encoder_.intercepts``).
+    loss_curve_ : list of float
+        Mean training loss of each epoch.
+    validation_scores_ : list of float or None
+        Validation precision@10 of each epoch, when ``early_stopping`` is
+        True (minus the self-supervised loss if no validation row is
+        labeled).
+    best_loss_ : float
+        Lowest training loss seen.
+    best_validation_score_ : float or None
+        Best validation score, when ``early_stopping`` is True.
+    n_iter_ : int
+        Number of epochs run.
+    n_features_in_ : int
+        Number of input features.
+    feature_names_in_ : ndarray of str
+        Input feature names, when X has string column names.
+
+    See Also
+    --------
+    MaskedAutoencoderEmbedder : Self-supervised pre-training for ``encoder_init``.
+    sklearn.neighbors.NeighborhoodComponentsAnalysis : Linear metric learning.
+
+    Notes
+    -----
+    Labels may be any hashable values. The integer -1 marks an unlabeled
+    row; with string labels, pass ``y`` with ``dtype=object`` to mix them
+    with -1 (a string ``"-1"`` is rejected as ambiguous). NaN labels are an
+    error. Unlabeled rows are never used as positives or negatives of the
+    labeled rows, since they may share an anchor's label.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_prodembed._triplet import TripletEmbedder
+    >>> rng = np.random.RandomState(0)
+    >>> y = np.repeat(["shoes", "toys", "books"], 30)
+    >>> X = rng.rand(90, 12) + 2 * (y[:, None] == np.array(["shoes", "toys", "books"] * 4))
+    >>> embedder = TripletEmbedder(n_components=4, max_iter=5, random_state=0)
+    >>> embedder.fit_transform(X, y).shape
+    (90, 4)
+    >>> embedder.score(X, y) > 0.9
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **BaseEmbedder._parameter_constraints,
+        "metric": [StrOptions({"cosine", "euclidean"})],
+        "miner": [StrOptions({"batch_hard", "semi_hard", "batch_all"})],
+        "margin": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto", "soft"})],
+        "classes_per_batch": [Interval(Integral, 2, None, closed="left")],
+        "samples_per_class": [Interval(Integral, 2, None, closed="left")],
+        "mask_ratio": [Interval(Real, 0, 1, closed="left")],
+        "corruption": [StrOptions({"zero", "marginal"})],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "encoder_init": [HasMethods(["transform"]), None],
+    }
+
+    _stratify_validation = True
+
+    def __init__(
+        self,
+        n_components=64,
+        *,
+        hidden_layer_sizes=(),
+        activation="tanh",
+        metric="cosine",
+        miner="batch_hard",
+        margin="auto",
+        classes_per_batch=32,
+        samples_per_class=4,
+        mask_ratio=0.5,
+        corruption="zero",
+        temperature=0.1,
+        encoder_init=None,
+        solver="adam",
+        alpha=1e-4,
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        max_iter=20,
+        tol=1e-4,
+        n_iter_no_change=5,
+        early_stopping=False,
+        validation_fraction=0.1,
+        momentum=0.9,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        warm_start=False,
+        verbose=False,
+        random_state=None,
+    ):
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.metric = metric
+        self.miner = miner
+        self.margin = margin
+        self.classes_per_batch = classes_per_batch
+        self.samples_per_class = samples_per_class
+        self.mask_ratio = mask_ratio
+        self.corruption = corruption
+        self.temperature = temperature
+        self.encoder_init = encoder_init
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.momentum = momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.random_state = random_state
+
+    # -- labels ------------------------------------------------------------
+
+    def _validate_X_y(self, X, y, reset):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=reset,
+            accept_sparse=("csr", "csc"),
+            dtype=[np.float64, np.float32],
+        )
+        if sp.issparse(X) and X.format != "csr":
+            X = X.tocsr()
+        unlabeled = _unlabeled_mask(y)
+        if not unlabeled.all():
+            check_classification_targets(y[~unlabeled])
+        return X, y, unlabeled
+
+    def _check_supervision(self, y, unlabeled):
+        classes, counts = np.unique(y[~unlabeled], return_counts=True)
+        if len(classes) == 1:
+            raise ValueError(
+                f"TripletEmbedder needs at least two classes to learn from labels, "
+                f"but y has 1 class: {classes[0]!r}. Mark rows without a label as -1; "
+                "all rows -1 gives a self-supervised fit."
+            )
+        if len(classes) and counts.max() < 2 and not unlabeled.any():
+            raise ValueError(
+                f"Every one of the {len(classes)} classes of y has a single row, so "
+                "there is no pair of rows with the same label to learn from, and no "
+                "unlabeled row (-1) for the self-supervised term."
+            )
+        return classes
+
+    # -- hooks of BaseEmbedder ---------------------------------------------
+
+    def _validate_training_data(self, X, y, reset):
+        X, y, unlabeled = self._validate_X_y(X, y, reset)
+        if reset:
+            self.classes_ = self._check_supervision(y, unlabeled)
+        else:
+            self.classes_ = np.union1d(self.classes_, y[~unlabeled])
+        return X, _encode_against(y, unlabeled, self.classes_)
+
+    def _initialize_networks(self, X, y, rng):
+        layer_sizes = [
+            X.shape[1],
+            *self._check_hidden_layer_sizes("hidden_layer_sizes"),
+            self.n_components,
+        ]
+        if self.encoder_init is not None:
+            return {"encoder": self._copy_initial_encoder(layer_sizes, X.dtype)}
+        encoder = MLP.initialize(
+            layer_sizes, self.activation, self.activation, X.dtype, rng
+        )
+        return {"encoder": encoder}
+
+    def _copy_initial_encoder(self, layer_sizes, dtype):
+        source = self.encoder_init
+        check_is_fitted(source)
+        encoder = getattr(source, "encoder_", None)
+        if not isinstance(encoder, MLP):
+            raise ValueError(
+                "encoder_init must be a fitted MaskedAutoencoderEmbedder (a model "
+                f"with an encoder_ network), got {type(source).__name__}."
+            )
+        activations = {encoder.hidden_activation, encoder.output_activation}
+        if encoder.layer_sizes != layer_sizes or activations != {self.activation}:
+            raise ValueError(
+                f"encoder_init has an encoder of layer sizes {encoder.layer_sizes} "
+                f"(n_features_in_={getattr(source, 'n_features_in_', None)}) and "
+                f"activation {encoder.output_activation!r}, but this TripletEmbedder "
+                f"needs layer sizes {layer_sizes} (X with {layer_sizes[0]} features, "
+                f"hidden_layer_sizes={tuple(layer_sizes[1:-1])}, n_components="
+                f"{layer_sizes[-1]}) and activation {self.activation!r}. Give both "
+                "models the same features, layer sizes and activation."
+            )
+        # astype copies, so training never writes into the given model.
+        return MLP(
+            [W.astype(dtype) for W in encoder.coefs],
+            [b.astype(dtype) for b in encoder.intercepts],
+            encoder.hidden_activation,
+            encoder.output_activation,
+        )
+
+    def _make_objective(self, networks, X, y):
+        if self.margin == "auto":
+            margin = DEFAULT_MARGINS[self.metric]
+        elif self.margin == "soft":
+            margin = None
+        else:
+            margin = self.margin
+        return TripletObjective(
+            networks["encoder"],
+            metric=self.metric,
+            miner=self.miner,
+            margin=margin,
+            mask_ratio=self.mask_ratio,
+            corruption=self.corruption,
+            temperature=self.temperature,
+            alpha=self.alpha,
+        )
+
+    def _make_batches(self, X, y, batch_size):
+        return class_balanced_batches(
+            y, self.classes_per_batch, self.samples_per_class, batch_size
+        )
+
+    def _encode(self, X):
+        embedding = super()._encode(X)
+        if self.metric == "cosine":
+            embedding = l2_normalize(embedding)[0]
+        return embedding
+
+    # -- public API --------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the encoder on (X, y) for up to ``max_iter`` epochs.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training rows; sparse input is never densified beyond a batch.
+        y : array-like of shape (n_samples,)
+            Labels, any hashable values; the integer -1 marks unlabeled rows.
+
+        Returns
+        -------
+        self : TripletEmbedder
+        """
+        return self._fit(X, y, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y):
+        """One epoch over (X, y), continuing from the current weights and optimizer.
+
+        The first call initialises the model (and checks the labels as
+        ``fit`` does); later calls may bring new labels, which are added to
+        ``classes_``. Early stopping does not apply.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self : TripletEmbedder
+        """
+        return self._fit(X, y, incremental=True)
+
+    def score(self, X, y):
+        """Leave-one-out precision@10 of the labels of X in the embedding.
+
+        For each labeled row of X, the share of its 10 nearest other labeled
+        rows (by the model's ``metric``) with the same label, averaged over
+        rows; fewer neighbours when X has fewer than 11 labeled rows.
+        Unlabeled rows (-1) are ignored; labels need not be among
+        ``classes_``. Higher is better, so ``GridSearchCV`` can tune the
+        estimator without a downstream model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        score : float in [0, 1]
+        """
+        check_is_fitted(self)
+        X, y, unlabeled = self._validate_X_y(X, y, reset=False)
+        if np.count_nonzero(~unlabeled) < 2:
+            raise ValueError("score needs at least two labeled rows in y.")
+        classes = np.unique(y[~unlabeled])
+        codes = _encode_against(y, unlabeled, classes)
+        return leave_one_out_precision(
+            self._encode(X), codes, self.metric, k=SCORE_NEIGHBOURS
+        )
+
+    def __sklearn_clone__(self):
+        # A fitted encoder_init is read, never written: clones share it
+        # instead of receiving an unfitted copy, so that model selection
+        # fine-tunes from the pre-trained weights.
+        clone = super().__sklearn_clone__()
+        clone.encoder_init = self.encoder_init
+        return clone
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags
