@@ -138,6 +138,11 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
 
     Notes
     -----
+    Missing values (NaN) are allowed: they are hidden from the encoder like
+    masked features and are never a reconstruction target, so
+    ``inverse_transform(transform(X))`` fills them in (the model doubles as an
+    imputer). Infinite values are rejected.
+
     If training is interrupted (an exception or a KeyboardInterrupt), the
     estimator is left exactly as it was before the call: unfitted, or with
     its previous fit. If the loss becomes non-finite, training stops with a
@@ -169,6 +174,7 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
     }
 
     _network_names = ("encoder", "decoder")
+    _ensure_all_finite = "allow-nan"
 
     def __init__(
         self,
@@ -276,6 +282,11 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
             alpha=self.alpha,
             n_sampled_features=self._n_sampled_features(X),
         )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
 
     def _n_sampled_features(self, X):
         if self.reconstruction_sampling != "auto":

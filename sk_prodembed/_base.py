@@ -32,6 +32,7 @@ from ._engine import (
     split_validation,
     train_epochs,
 )
+from ._masking import split_missing
 from ._optimizers import make_optimizer
 
 # Rows encoded at once by ``transform``: bounds the memory of the hidden layers
@@ -82,6 +83,10 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     _network_names = ("encoder",)
     # Whether the early-stopping split keeps label proportions.
     _stratify_validation = False
+    # Passed to validate_data: True rejects NaN and inf, "allow-nan" lets NaN
+    # through as missing (the subclass must then handle it, and set the
+    # allow_nan tag).
+    _ensure_all_finite = True
 
     # -- shared machinery --------------------------------------------------
 
@@ -102,6 +107,7 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             reset=reset,
             accept_sparse=("csr", "csc"),
             dtype=[np.float64, np.float32],
+            ensure_all_finite=self._ensure_all_finite,
             **kwargs,
         )
         if sp.issparse(X) and X.format != "csr":
@@ -136,7 +142,8 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 name: getattr(self, name + "_").copy() for name in self._network_names
             }
             history = copy.deepcopy(self._history)
-            optimizer = copy.deepcopy(self._optimizer)
+            # None after unpickling: the optimizer state is not saved.
+            optimizer = copy.deepcopy(getattr(self, "_optimizer", None))
 
         validation = None
         if self.early_stopping and not incremental:
@@ -190,6 +197,15 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             self.best_validation_score_ = None
         self._n_features_out = self.encoder_.layer_sizes[-1]
 
+    def __getstate__(self):
+        # A saved model is its weights and small metadata. The optimizer's
+        # moment estimates would double or triple its size and only matter to
+        # resume training; partial_fit or warm_start after loading starts
+        # the optimizer afresh from the saved weights.
+        state = super().__getstate__()
+        state.pop("_optimizer", None)
+        return state
+
     def transform(self, X):
         """Embed ``X`` with the trained encoder (deterministic: no masking).
 
@@ -211,6 +227,9 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         encoder = self.encoder_
         if X.dtype != encoder.dtype:
             X = X.astype(encoder.dtype)
+        if self._ensure_all_finite == "allow-nan":
+            # Missing entries enter the encoder as masked (zero) ones.
+            X, _ = split_missing(X)
         chunks = [
             encoder.predict(X[start : start + _TRANSFORM_CHUNK_ROWS])
             for start in range(0, X.shape[0], _TRANSFORM_CHUNK_ROWS)

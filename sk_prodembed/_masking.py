@@ -79,3 +79,31 @@ def _corrupt_sparse(X, mask_ratio, corruption, rng):
     )
     X_corrupted.eliminate_zeros()
     return X_corrupted
+
+
+def split_missing(X):
+    """Separate the missing (NaN) entries of a batch from its values.
+
+    Returns
+    -------
+    X_filled : ndarray or CSR matrix
+        ``X`` with missing entries set to zero (``X`` itself when nothing is
+        missing; otherwise a copy).
+    observed : ndarray of bool of shape X.shape, or None
+        False at the missing entries; None when nothing is missing.
+    """
+    if sp.issparse(X):
+        missing = np.isnan(X.data)
+        if not missing.any():
+            return X, None
+        X_filled = X.copy()
+        X_filled.data[missing] = 0
+        X_filled.eliminate_zeros()
+        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+        observed = np.ones(X.shape, dtype=bool)
+        observed[rows[missing], X.indices[missing]] = False
+        return X_filled, observed
+    missing = np.isnan(X)
+    if not missing.any():
+        return X, None
+    return np.where(missing, 0, X).astype(X.dtype, copy=False), ~missing

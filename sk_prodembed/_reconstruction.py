@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._losses import RECONSTRUCTION_LOSSES
-from ._masking import corrupt
+from ._masking import corrupt, split_missing
 
 # Seed of the masks drawn by ``mean_loss``, so that scores are comparable
 # between models and calls.
@@ -69,16 +69,20 @@ class MaskedReconstruction:
         return columns, weights
 
     def _forward_loss(self, X, rng, need_gradient):
+        # Missing entries are hidden from the encoder like masked ones and are
+        # never a reconstruction target.
+        X, observed = split_missing(X)
         X_corrupted = corrupt(X, self.mask_ratio, self.corruption, rng)
         columns, weights, target = None, None, X
         if need_gradient and self.n_sampled_features is not None:
             columns, weights = self._sample_columns(X, rng)
             if columns is not None:
                 target = X[:, columns]
+                observed = None if observed is None else observed[:, columns]
         encoder_outputs = self.encoder.forward(X_corrupted)
         decoder_outputs = self.decoder.forward(encoder_outputs[-1], output_columns=columns)
         loss, output_grad = self.loss_function(
-            target, decoder_outputs[-1], column_weights=weights
+            target, decoder_outputs[-1], observed=observed, column_weights=weights
         )
         if not need_gradient:
             return loss, None
@@ -120,4 +124,5 @@ class MaskedReconstruction:
 
 def has_negative_values(X):
     values = X.data if sp.issparse(X) else X
-    return values.size > 0 and values.min() < 0
+    # NaN compares False: missing entries are neither negative nor positive.
+    return bool(np.any(values < 0))

@@ -9,6 +9,8 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV
 
 from sk_prodembed import MaskedAutoencoderEmbedder
+from sk_prodembed._losses import squared_error
+from sk_prodembed._masking import corrupt
 from sk_prodembed._reconstruction import MaskedReconstruction
 
 
@@ -327,3 +329,71 @@ def test_reconstruction_sampling_learns():
     similarity = Z @ Z.T
     same = topics[:, None] == topics[None, :]
     assert similarity[same].mean() > similarity[~same].mean() + 0.3
+
+
+def _low_rank(n_samples=300, seed=0):
+    rng = np.random.RandomState(seed)
+    return rng.randn(n_samples, 2) @ rng.randn(2, 8) + 0.05 * rng.randn(n_samples, 8)
+
+
+def test_missing_values_are_never_targets():
+    X = _low_rank(40)
+    X_missing = X.copy()
+    X_missing[::3, 2] = np.nan
+    model = _quiet(MaskedAutoencoderEmbedder(n_components=2, max_iter=1, random_state=0), "fit", X)
+    objective = model._fitted_objective()
+    # The loss is the masked squared error over the observed entries only.
+    observed = ~np.isnan(X_missing)
+    loss_nan = objective.loss_and_gradient(X_missing, None, np.random.RandomState(0))[0]
+    filled = np.where(observed, X_missing, 0)
+    codes = model.encoder_.predict(corrupt(filled, 0.5, "zero", np.random.RandomState(0)))
+    expected, _ = squared_error(filled, model.decoder_.predict(codes), observed)
+    expected += 0.5 * 1e-4 / 40 * sum(np.sum(W**2) for W in model.encoder_.coefs + model.decoder_.coefs)
+    assert loss_nan == pytest.approx(expected, rel=1e-10)
+    assert np.isfinite(loss_nan)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_fit_with_missing_values_gives_finite_embeddings(sparse):
+    X = np.abs(_low_rank())
+    X[np.random.RandomState(1).rand(*X.shape) < 0.2] = np.nan
+    X = sp.csr_matrix(X) if sparse else X
+    model = _quiet(MaskedAutoencoderEmbedder(n_components=2, max_iter=3, random_state=0), "fit", X)
+    assert np.isfinite(model.transform(X)).all()
+    assert np.isfinite(model.score(X))
+    assert np.isfinite(model.loss_curve_).all()
+
+
+def test_inverse_transform_imputes_better_than_the_column_mean():
+    X = _low_rank(600)
+    missing = np.random.RandomState(2).rand(*X.shape) < 0.1
+    X_missing = np.where(missing, np.nan, X)
+    model = _quiet(MaskedAutoencoderEmbedder(
+        n_components=2, activation="identity", mask_ratio=0.2, max_iter=60, batch_size=64,
+        learning_rate_init=0.01, random_state=0), "fit", X_missing)
+    imputed = model.inverse_transform(model.transform(X_missing))
+    column_means = np.nanmean(X_missing, axis=0)
+    error_model = np.mean((imputed[missing] - X[missing]) ** 2)
+    error_mean = np.mean((np.broadcast_to(column_means, X.shape)[missing] - X[missing]) ** 2)
+    assert error_model < 0.5 * error_mean
+
+
+def test_infinite_values_are_rejected():
+    X = _low_rank(20)
+    X[0, 0] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        MaskedAutoencoderEmbedder().fit(X)
+
+
+def test_pickle_holds_weights_and_small_metadata_only():
+    X = sp.random(2000, 500, density=0.02, format="csr", random_state=0)
+    model = _quiet(MaskedAutoencoderEmbedder(n_components=8, max_iter=2, random_state=0), "fit", X)
+    n_weights = sum(p.size for p in model.encoder_.params + model.decoder_.params)
+    size = len(pickle.dumps(model))
+    assert size < n_weights * X.dtype.itemsize + 20_000
+    # Neither the training rows nor the optimizer state are saved, and a loaded
+    # model can keep training.
+    clone = pickle.loads(pickle.dumps(model))
+    assert not hasattr(clone, "_optimizer")
+    clone.partial_fit(X)
+    assert clone.n_iter_ == 3
