@@ -59,3 +59,31 @@ def timed_fit_transform(model, X_train, X_test, y_train=None):
     model.fit(X_train, y_train) if y_train is not None else model.fit(X_train)
     seconds = time.perf_counter() - start
     return model.transform(X_test), seconds
+
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+def record_section(name, markdown):
+    """Replace this script's section of RESULTS.md (between its markers) with ``markdown``."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    block = f"{start}\n{markdown.strip()}\n{end}"
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        _, after = rest.split(end, 1)
+        text = before + block + after
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    RESULTS.write_text(text)
+
+
+def machine_line():
+    import platform
+
+    import numpy as np
+
+    return (
+        f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"numpy {np.__version__}."
+    )
