@@ -142,8 +142,7 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 name: getattr(self, name + "_").copy() for name in self._network_names
             }
             history = copy.deepcopy(self._history)
-            # None after unpickling: the optimizer state is not saved.
-            optimizer = copy.deepcopy(getattr(self, "_optimizer", None))
+            optimizer = copy.deepcopy(self._optimizer)
 
         validation = None
         if self.early_stopping and not incremental:
@@ -196,15 +195,6 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             self.validation_scores_ = None
             self.best_validation_score_ = None
         self._n_features_out = self.encoder_.layer_sizes[-1]
-
-    def __getstate__(self):
-        # A saved model is its weights and small metadata. The optimizer's
-        # moment estimates would double or triple its size and only matter to
-        # resume training; partial_fit or warm_start after loading starts
-        # the optimizer afresh from the saved weights.
-        state = super().__getstate__()
-        state.pop("_optimizer", None)
-        return state
 
     def transform(self, X):
         """Embed ``X`` with the trained encoder (deterministic: no masking).
