@@ -55,7 +55,8 @@ class NearestNeighborRecommender(BaseEstimator):
         input sparse. The other values delegate to
         :class:`sklearn.neighbors.NearestNeighbors` (with cosine, on
         L2-normalised rows, where euclidean order equals cosine order); trees
-        only pay off for low-dimensional embeddings.
+        only pay off for low-dimensional dense embeddings, and scikit-learn
+        falls back to brute force (with a warning) for sparse input.
     n_jobs : int, default=None
         Parallel jobs: threads over query blocks for ``"brute"`` (each holds
         one block of similarities), passed on to NearestNeighbors otherwise.

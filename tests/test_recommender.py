@@ -1,0 +1,283 @@
+import pickle
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn import config_context
+from sklearn.base import clone
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sk_prodembed._recommender import NearestNeighborRecommender
+from sk_prodembed.datasets import make_product_catalog
+
+# predict returns (n_queries, n_recommendations) item ids, where these checks
+# assume one prediction per row; sparse support is tested below instead.
+_ONE_PREDICTION_PER_ROW = (
+    "predict returns n_recommendations ids per query; the check expects one "
+    "prediction per row (sparse input is tested in test_recommender.py)"
+)
+
+
+@parametrize_with_checks(
+    [
+        NearestNeighborRecommender(),
+        NearestNeighborRecommender(3, metric="euclidean", algorithm="kd_tree"),
+    ],
+    expected_failed_checks=lambda estimator: {
+        "check_estimator_sparse_array": _ONE_PREDICTION_PER_ROW,
+        "check_estimator_sparse_matrix": _ONE_PREDICTION_PER_ROW,
+    },
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+def _reference_top_k(queries, catalog, metric, n, exclude_self=False):
+    """Top-n by sorting a full similarity matrix, one query at a time."""
+    queries = np.asarray(queries, dtype=np.float64)
+    catalog = np.asarray(catalog, dtype=np.float64)
+    indices, similarities = [], []
+    for i, query in enumerate(queries):
+        row = []
+        for j, item in enumerate(catalog):
+            if exclude_self and i == j:
+                continue
+            if metric == "cosine":
+                similarity = query @ item / (np.linalg.norm(query) * np.linalg.norm(item))
+            else:
+                similarity = -np.linalg.norm(query - item)
+            row.append((-similarity, j))
+        row.sort()
+        indices.append([j for _, j in row[:n]])
+        similarities.append([-negated for negated, _ in row[:n]])
+    return np.array(indices), np.array(similarities)
+
+
+@pytest.fixture
+def catalog_and_queries():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(60, 5)), rng.normal(size=(17, 5))
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+@pytest.mark.parametrize("algorithm", ["brute", "auto", "kd_tree", "ball_tree"])
+@pytest.mark.parametrize("exclude_self", [False, True])
+def test_top_k_matches_full_similarity_matrix(catalog_and_queries, metric, algorithm, exclude_self):
+    catalog, queries = catalog_and_queries
+    if exclude_self:
+        queries = catalog
+    recommender = NearestNeighborRecommender(7, metric=metric, algorithm=algorithm)
+    # A tiny working memory splits the brute search into blocks of a few queries.
+    with config_context(working_memory=0.002):
+        ids, similarities = recommender.fit(catalog).recommend(queries, exclude_self=exclude_self)
+    expected_ids, expected_similarities = _reference_top_k(
+        queries, catalog, metric, 7, exclude_self
+    )
+    assert_array_equal(ids, expected_ids)
+    assert_allclose(similarities, expected_similarities, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_sparse_input_gives_the_dense_result_and_stays_sparse(metric):
+    rng = np.random.default_rng(1)
+    catalog = sp.random(80, 30, density=0.2, format="csr", random_state=rng, dtype=np.float32)
+    queries = sp.random(9, 30, density=0.2, format="csr", random_state=rng, dtype=np.float32)
+    sparse_recommender = NearestNeighborRecommender(5, metric=metric).fit(catalog)
+    dense_recommender = NearestNeighborRecommender(5, metric=metric).fit(catalog.toarray())
+    assert sp.issparse(sparse_recommender.catalog_)
+    with config_context(working_memory=0.001):
+        sparse_ids, sparse_similarities = sparse_recommender.recommend(queries)
+    dense_ids, dense_similarities = dense_recommender.recommend(queries.toarray())
+    # Sparse rows with no shared feature tie at similarity 0 (cosine), so
+    # compare similarities everywhere and ids only where similarities differ.
+    assert_allclose(sparse_similarities, dense_similarities, rtol=1e-5, atol=1e-6)
+    assert sparse_similarities.dtype == np.float32
+    distinct = sparse_similarities != 0
+    assert_array_equal(sparse_ids[distinct], dense_ids[distinct])
+    # Mixed formats: dense queries against a sparse catalog.
+    mixed_ids, _ = sparse_recommender.recommend(queries.toarray())
+    assert_array_equal(mixed_ids[distinct], dense_ids[distinct])
+
+
+@pytest.mark.parametrize("algorithm", ["brute", "kd_tree"])
+def test_exclude_self_removes_the_item_but_keeps_its_duplicates(algorithm):
+    catalog = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.6, 0.8], [1.0, 0.0]])
+    recommender = NearestNeighborRecommender(2, algorithm=algorithm).fit(catalog)
+    ids, similarities = recommender.recommend(catalog, exclude_self=True)
+    assert not np.any(ids == np.arange(len(catalog))[:, None])
+    # Items 0, 1 and 4 are exact duplicates: each is recommended the other two.
+    assert_array_equal(ids[[0, 1, 4]], [[1, 4], [0, 4], [0, 1]])
+    assert_allclose(similarities[[0, 1, 4]], 1.0)
+
+
+@pytest.mark.parametrize("algorithm", ["brute", "ball_tree"])
+def test_exclude_self_when_the_item_hides_behind_many_duplicates(algorithm):
+    catalog = np.ones((6, 3))
+    recommender = NearestNeighborRecommender(2, algorithm=algorithm).fit(catalog)
+    ids, _ = recommender.recommend(catalog, exclude_self=True)
+    assert ids.shape == (6, 2)
+    assert not np.any(ids == np.arange(6)[:, None])
+
+
+def test_exclude_self_auto_detects_the_catalog(catalog_and_queries):
+    catalog, queries = catalog_and_queries
+    recommender = NearestNeighborRecommender(4).fit(catalog)
+    auto_ids, _ = recommender.recommend(catalog.copy(), exclude_self="auto")
+    assert_array_equal(auto_ids, recommender.recommend(catalog, exclude_self=True)[0])
+    # Rounding-level differences, as between fit_transform and transform.
+    nearly = catalog * (1 + 1e-12)
+    assert_array_equal(recommender.recommend(nearly, exclude_self="auto")[0], auto_ids)
+    assert_array_equal(
+        recommender.recommend(queries, exclude_self="auto")[0],
+        recommender.recommend(queries)[0],
+    )
+    # Same shape, different rows: not the catalog.
+    other = catalog[::-1]
+    assert_array_equal(
+        recommender.recommend(other, exclude_self="auto")[0], recommender.predict(other)
+    )
+
+
+def test_exclude_self_errors(catalog_and_queries):
+    catalog, queries = catalog_and_queries
+    recommender = NearestNeighborRecommender().fit(catalog)
+    with pytest.raises(ValueError, match="exclude_self=True means query row i"):
+        recommender.recommend(queries, exclude_self=True)
+    with pytest.raises(ValueError, match="exclude_self must be True, False or 'auto'"):
+        recommender.recommend(catalog, exclude_self="yes")
+
+
+def test_item_ids_and_number_of_recommendations(catalog_and_queries):
+    catalog, queries = catalog_and_queries
+    item_ids = np.array([f"sku-{i}" for i in range(len(catalog))])
+    recommender = NearestNeighborRecommender(3).fit(catalog, item_ids=item_ids)
+    indices = NearestNeighborRecommender(3).fit(catalog).predict(queries)
+    assert_array_equal(recommender.predict(queries), item_ids[indices])
+    ids, similarities = recommender.recommend(queries, n_recommendations=5)
+    assert ids.shape == similarities.shape == (len(queries), 5)
+    assert np.all(np.diff(similarities, axis=1) <= 0)
+    # Never more recommendations than catalog items.
+    small = NearestNeighborRecommender(10).fit(catalog[:4])
+    assert small.predict(queries).shape == (len(queries), 4)
+    assert small.recommend(catalog[:4], exclude_self=True)[0].shape == (4, 3)
+    with pytest.raises(ValueError, match="n_recommendations must be a positive int"):
+        recommender.recommend(queries, n_recommendations=0)
+    with pytest.raises(ValueError, match="item_ids must be unique"):
+        NearestNeighborRecommender().fit(catalog, item_ids=np.zeros(len(catalog)))
+    with pytest.raises(ValueError, match="item_ids has 3 entries"):
+        NearestNeighborRecommender().fit(catalog, item_ids=[1, 2, 3])
+
+
+def test_invalid_parameters_are_named(catalog_and_queries):
+    catalog, _ = catalog_and_queries
+    with pytest.raises(InvalidParameterError, match="metric"):
+        NearestNeighborRecommender(metric="manhattan").fit(catalog)
+    with pytest.raises(InvalidParameterError, match="n_recommendations"):
+        NearestNeighborRecommender(n_recommendations=0).fit(catalog)
+
+
+def test_dtype_is_kept_and_input_untouched(catalog_and_queries):
+    catalog, queries = catalog_and_queries
+    catalog32 = catalog.astype(np.float32)
+    before = catalog32.copy()
+    recommender = NearestNeighborRecommender().fit(catalog32)
+    _, similarities = recommender.recommend(queries)
+    assert recommender.catalog_.dtype == similarities.dtype == np.float32
+    assert_array_equal(catalog32, before)
+
+
+def test_threads_give_the_same_result(catalog_and_queries):
+    catalog, queries = catalog_and_queries
+    with config_context(working_memory=0.002):
+        serial = NearestNeighborRecommender(5).fit(catalog).recommend(queries)
+        threaded = NearestNeighborRecommender(5, n_jobs=2).fit(catalog).recommend(queries)
+    assert_array_equal(serial[0], threaded[0])
+    assert_allclose(serial[1], threaded[1])
+
+
+def _label_precision_loop(recommended_indices, catalog_labels, query_labels):
+    per_query = []
+    for row, query_label in zip(recommended_indices, query_labels):
+        hits = [catalog_labels[index] == query_label for index in row]
+        per_query.append(sum(hits) / len(row))
+    return sum(per_query) / len(per_query)
+
+
+def test_score_is_label_precision_and_excludes_self_on_the_catalog():
+    rng = np.random.default_rng(2)
+    catalog, queries = rng.normal(size=(50, 4)), rng.normal(size=(20, 4))
+    catalog_labels = rng.integers(3, size=50)
+    query_labels = rng.integers(3, size=20)
+    recommender = NearestNeighborRecommender(5).fit(catalog, catalog_labels)
+
+    expected = _label_precision_loop(recommender.predict(queries), catalog_labels, query_labels)
+    assert recommender.score(queries, query_labels) == pytest.approx(expected)
+
+    on_catalog = _label_precision_loop(
+        recommender.predict(catalog, exclude_self=True), catalog_labels, catalog_labels
+    )
+    assert recommender.score(catalog, catalog_labels) == pytest.approx(on_catalog)
+    assert recommender.score(catalog) == pytest.approx(on_catalog)
+    with pytest.raises(ValueError, match="y is required unless X is the fitted catalog"):
+        recommender.score(queries)
+    with pytest.raises(ValueError, match="fit the recommender with y"):
+        NearestNeighborRecommender().fit(catalog).score(queries, query_labels)
+
+
+@pytest.fixture(scope="module")
+def product_texts():
+    return make_product_catalog(240, 4, noise=0.5, random_state=0)
+
+
+def _text_pipeline(**recommender_params):
+    return make_pipeline(
+        TfidfVectorizer(),
+        TruncatedSVD(n_components=8, random_state=0),
+        NearestNeighborRecommender(**recommender_params),
+    )
+
+
+def test_pipeline_score_in_grid_search_uses_train_fold_as_catalog(product_texts):
+    texts, labels = product_texts
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    grid = GridSearchCV(_text_pipeline(), {"truncatedsvd__n_components": [2, 8]}, cv=cv)
+    grid.fit(texts, labels)
+
+    # Recompute the first split's score by hand: catalog = training fold,
+    # queries = test fold, relevant = same label.
+    train, test = next(cv.split(texts, labels))
+    pipe = _text_pipeline().set_params(truncatedsvd__n_components=2)
+    pipe.fit(texts[train], labels[train])
+    expected = _label_precision_loop(pipe.predict(texts[test]), labels[train], labels[test])
+    assert grid.cv_results_["split0_test_score"][0] == pytest.approx(expected)
+    assert grid.best_params_ == {"truncatedsvd__n_components": 8}
+    assert grid.best_score_ > 0.6  # chance is 0.25 with 4 balanced categories
+
+
+def test_pipeline_predict_recommends_from_text(product_texts):
+    texts, labels = product_texts
+    train, test = train_test_split(np.arange(len(texts)), random_state=0)
+    pipe = _text_pipeline(n_recommendations=3)
+    pipe.fit(texts[train], labels[train], nearestneighborrecommender__item_ids=train)
+    ids = pipe.predict(texts[test])
+    assert ids.shape == (len(test), 3)
+    assert set(ids.ravel()) <= set(train)
+    # The Pipeline forwards predict's keyword to the recommender.
+    self_excluded = pipe.predict(texts[train], exclude_self=True)
+    assert not np.any(self_excluded == train[:, None])
+
+
+def test_clone_get_params_and_pickle(product_texts):
+    texts, labels = product_texts
+    recommender = NearestNeighborRecommender(4, metric="euclidean", algorithm="ball_tree")
+    assert clone(recommender).get_params() == recommender.get_params()
+    pipe = _text_pipeline(n_recommendations=4).fit(texts, labels)
+    restored = pickle.loads(pickle.dumps(pipe))
+    assert_array_equal(restored.predict(texts[:10]), pipe.predict(texts[:10]))
+    assert restored.score(texts, labels) == pipe.score(texts, labels)
