@@ -67,6 +67,8 @@ def _relevance_matrix(y_true, y_pred, k, n_relevant):
             f"shape {y_pred.shape}."
         )
     n_queries, n_recommended = y_pred.shape
+    if n_queries == 0:
+        raise ValueError("y_pred has no queries; metrics average over at least one.")
     if k is None:
         k = n_recommended
     elif k > n_recommended:

@@ -91,7 +91,8 @@ def test_metrics_with_labels_match_brute_force(metric, definition, uses_n_releva
     recommended_labels = rng.choice(categories, size=(25, 5))
     n_relevant = rng.integers(5, 9, size=25)
     relevance_rows = [
-        [int(label == query) for label in row] for query, row in zip(query_labels, recommended_labels)
+        [int(label == query) for label in row]
+        for query, row in zip(query_labels, recommended_labels)
     ]
     expected = _brute_force_mean(definition, relevance_rows, n_relevant)
     kwargs = {"n_relevant": n_relevant} if uses_n_relevant else {}
@@ -138,6 +139,8 @@ def test_invalid_inputs_are_explained():
         precision_at_k(["a"], [["a"], ["b"]])
     with pytest.raises(ValueError, match="smaller than the number of relevant items"):
         ndcg_at_k(["a"], [["a", "a"]], n_relevant=1)
+    with pytest.raises(ValueError, match="y_pred has no queries"):
+        hit_rate_at_k([], np.empty((0, 3)))
     with pytest.raises(InvalidParameterError, match="k"):
         precision_at_k(["a"], [["a"]], k=0)
 
@@ -166,7 +169,9 @@ def fitted_pipeline_and_queries():
 
 
 @pytest.mark.parametrize("metric, definition, uses_n_relevant", _CASES)
-def test_scorer_on_pipeline_matches_brute_force(fitted_pipeline_and_queries, metric, definition, uses_n_relevant):
+def test_scorer_on_pipeline_matches_brute_force(
+    fitted_pipeline_and_queries, metric, definition, uses_n_relevant
+):
     pipe, texts, labels = fitted_pipeline_and_queries
     name = metric.__name__.removesuffix("_at_k")
     scorer = make_recommendation_scorer(name, k=4)
@@ -231,7 +236,8 @@ def test_scorers_drive_grid_search():
 
 def test_scorer_repr_and_errors(fitted_pipeline_and_queries):
     pipe, texts, labels = fitted_pipeline_and_queries
-    assert repr(make_recommendation_scorer("ndcg", k=5)) == "make_recommendation_scorer('ndcg', k=5)"
+    scorer = make_recommendation_scorer("ndcg", k=5)
+    assert repr(scorer) == "make_recommendation_scorer('ndcg', k=5)"
     with pytest.raises(InvalidParameterError, match="metric"):
         make_recommendation_scorer("accuracy")
     with pytest.raises(TypeError, match="need a NearestNeighborRecommender"):

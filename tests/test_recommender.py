@@ -68,7 +68,9 @@ def catalog_and_queries():
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
 @pytest.mark.parametrize("algorithm", ["brute", "auto", "kd_tree", "ball_tree"])
 @pytest.mark.parametrize("exclude_self", [False, True])
-def test_top_k_matches_full_similarity_matrix(catalog_and_queries, metric, algorithm, exclude_self):
+def test_top_k_matches_full_similarity_matrix(
+    catalog_and_queries, metric, algorithm, exclude_self
+):
     catalog, queries = catalog_and_queries
     if exclude_self:
         queries = catalog
