@@ -7,7 +7,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import BaseEmbedder
@@ -33,6 +33,23 @@ def _unlabeled_mask(y):
             )
         return np.zeros(y.shape[0], dtype=bool)
     return np.asarray(y == UNLABELED, dtype=bool)
+
+
+def _check_no_missing_labels(y):
+    y = np.asarray(y)
+    if y.dtype.kind == "f":
+        missing = np.isnan(y)
+    elif y.dtype.kind == "O":
+        missing = np.array(
+            [v is None or (isinstance(v, float) and v != v) for v in y.ravel()]
+        )
+    else:
+        return
+    if missing.any():
+        raise ValueError(
+            f"y has {int(missing.sum())} missing label(s) (NaN or None). Every row "
+            "needs a label; mark rows without one as unlabeled with the integer -1."
+        )
 
 
 def _encode_against(y, unlabeled, classes):
@@ -262,6 +279,8 @@ class TripletEmbedder(BaseEmbedder):
     # -- labels ------------------------------------------------------------
 
     def _validate_X_y(self, X, y, reset):
+        if y is not None:
+            _check_no_missing_labels(y)
         X, y = validate_data(
             self,
             X,
@@ -274,7 +293,14 @@ class TripletEmbedder(BaseEmbedder):
             X = X.tocsr()
         unlabeled = _unlabeled_mask(y)
         if not unlabeled.all():
-            check_classification_targets(y[~unlabeled])
+            # Not check_classification_targets: its warning about many classes
+            # of few rows is noise here, where such labels are common.
+            target_type = type_of_target(y[~unlabeled], input_name="y")
+            if target_type not in ("binary", "multiclass"):
+                raise ValueError(
+                    f"Unknown label type: {target_type}. TripletEmbedder needs "
+                    "discrete class labels, such as integers or strings."
+                )
         return X, y, unlabeled
 
     def _check_supervision(self, y, unlabeled):
@@ -282,7 +308,7 @@ class TripletEmbedder(BaseEmbedder):
         if len(classes) == 1:
             raise ValueError(
                 f"TripletEmbedder needs at least two classes to learn from labels, "
-                f"but y has 1 class: {classes[0]!r}. Mark rows without a label as -1; "
+                f"but y has 1 class: {classes.tolist()[0]!r}. Mark rows without a label as -1; "
                 "all rows -1 gives a self-supervised fit."
             )
         if len(classes) and counts.max() < 2 and not unlabeled.any():

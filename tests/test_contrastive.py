@@ -1,0 +1,215 @@
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.optimize import check_grad
+
+from sk_prodembed._contrastive import (
+    TripletObjective,
+    l2_normalize,
+    l2_normalize_backward,
+    leave_one_out_precision,
+    nt_xent_loss,
+    pairwise_distances,
+    triplet_margin_loss,
+)
+from sk_prodembed._miners import MINERS
+from sk_prodembed._network import MLP
+
+METRICS = ["cosine", "euclidean"]
+
+
+def _embeddings(metric, n=12, dim=5, seed=0):
+    E = np.random.RandomState(seed).randn(n, dim)
+    return l2_normalize(E)[0] if metric == "cosine" else E
+
+
+def _labels(n=12):
+    return np.array([0, 0, 0, 1, 1, 1, 2, 2, -1, 3, 1, -1])[:n]
+
+
+def _distance(a, b, metric):
+    return 1 - a @ b if metric == "cosine" else np.linalg.norm(a - b)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_pairwise_distances_match_a_loop(metric):
+    E = _embeddings(metric)
+    D = pairwise_distances(E, metric)
+    expected = [[_distance(a, b, metric) for b in E] for a in E]
+    np.testing.assert_allclose(D, expected, atol=1e-10)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("margin", [None, 0.3])
+def test_triplet_loss_value_matches_a_loop(metric, margin):
+    E = _embeddings(metric)
+    triples = MINERS["batch_all"](pairwise_distances(E, metric), _labels(), None)
+    loss, _ = triplet_margin_loss(E, triples, metric, margin)
+    terms = []
+    for a, p, n in zip(*triples):
+        difference = _distance(E[a], E[p], metric) - _distance(E[a], E[n], metric)
+        terms.append(np.log1p(np.exp(difference)) if margin is None else max(difference + margin, 0))
+    assert len(terms) > 10
+    assert loss == pytest.approx(np.mean(terms))
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("margin", [None, 0.3])
+@pytest.mark.parametrize("miner", sorted(MINERS))
+def test_triplet_loss_gradient_matches_numerical_gradient(metric, margin, miner):
+    E0 = _embeddings(metric)
+    # The triples are fixed: the loss is then a smooth function of E
+    # (away from the hinge's kink, which random data avoids).
+    triples = MINERS[miner](pairwise_distances(E0, metric), _labels(), margin)
+    assert len(triples[0]) > 0
+
+    def loss(flat):
+        return triplet_margin_loss(flat.reshape(E0.shape), triples, metric, margin)[0]
+
+    def grad(flat):
+        return triplet_margin_loss(flat.reshape(E0.shape), triples, metric, margin)[1].ravel()
+
+    assert np.abs(grad(E0.ravel())).max() > 1e-3
+    assert check_grad(loss, grad, E0.ravel()) < 1e-6
+
+
+def test_euclidean_gradient_is_finite_for_repeated_rows():
+    E = _embeddings("euclidean", n=3)
+    E[1] = E[0]
+    triples = (np.array([0, 1]), np.array([1, 0]), np.array([2, 2]))
+    loss, grad = triplet_margin_loss(E, triples, "euclidean", 10.0)
+    assert np.isfinite(loss) and np.all(np.isfinite(grad))
+
+
+def test_triplet_loss_without_triples_is_zero():
+    E = _embeddings("cosine")
+    empty = np.empty(0, dtype=np.intp)
+    loss, grad = triplet_margin_loss(E, (empty, empty, empty), "cosine", 0.1)
+    assert loss == 0.0 and not grad.any() and grad.shape == E.shape
+
+
+def test_l2_normalize_gradient_matches_numerical_gradient():
+    rng = np.random.RandomState(0)
+    Z0 = rng.randn(6, 4)
+    weights = rng.randn(6, 4)
+
+    def loss(flat):
+        return float((l2_normalize(flat.reshape(Z0.shape))[0] * weights).sum())
+
+    def grad(flat):
+        E, norms = l2_normalize(flat.reshape(Z0.shape))
+        return l2_normalize_backward(E, norms, weights.copy()).ravel()
+
+    assert check_grad(loss, grad, Z0.ravel()) < 1e-6
+
+
+def test_nt_xent_value_matches_a_loop():
+    E = _embeddings("cosine", n=8)
+    temperature = 0.5
+    loss, _ = nt_xent_loss(E, temperature)
+    terms = []
+    for i in range(8):
+        partner = (i + 4) % 8
+        logits = {j: E[i] @ E[j] / temperature for j in range(8) if j != i}
+        log_normaliser = np.log(sum(np.exp(v) for v in logits.values()))
+        terms.append(log_normaliser - logits[partner])
+    assert loss == pytest.approx(np.mean(terms))
+
+
+def test_nt_xent_gradient_matches_numerical_gradient():
+    E0 = _embeddings("cosine", n=8)
+
+    def loss(flat):
+        return nt_xent_loss(flat.reshape(E0.shape), 0.2)[0]
+
+    def grad(flat):
+        return nt_xent_loss(flat.reshape(E0.shape), 0.2)[1].ravel()
+
+    assert check_grad(loss, grad, E0.ravel()) < 1e-6
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_losses_keep_the_dtype_of_the_embeddings(dtype):
+    E = _embeddings("cosine").astype(dtype)
+    triples = MINERS["batch_hard"](pairwise_distances(E, "cosine"), _labels(), 0.1)
+    assert triplet_margin_loss(E, triples, "cosine", 0.1)[1].dtype == dtype
+    assert nt_xent_loss(E, 0.1)[1].dtype == dtype
+
+
+def test_leave_one_out_precision_matches_a_loop():
+    rng = np.random.RandomState(0)
+    E = rng.randn(30, 3)
+    labels = rng.randint(-1, 3, size=30)
+    k = 4
+    labeled = np.flatnonzero(labels != -1)
+    shares = []
+    for i in labeled:
+        others = [j for j in labeled if j != i]
+        nearest = sorted(others, key=lambda j: np.linalg.norm(E[i] - E[j]))[:k]
+        shares.append(np.mean(labels[nearest] == labels[i]))
+    expected = np.mean(shares)
+    assert leave_one_out_precision(E, labels, "euclidean", k=k) == pytest.approx(expected)
+    assert np.isnan(leave_one_out_precision(E, np.full(30, -1), "euclidean"))
+
+
+def _objective(metric, miner, margin, seed=0):
+    rng = np.random.RandomState(seed)
+    encoder = MLP.initialize([10, 6, 4], "tanh", "tanh", np.float64, rng)
+    return TripletObjective(
+        encoder, metric=metric, miner=miner, margin=margin, mask_ratio=0.3,
+        corruption="zero", temperature=0.5, alpha=0.1,
+    )
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("miner, margin", [("batch_hard", 0.5), ("semi_hard", None), ("batch_all", 0.5)])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_objective_gradient_matches_numerical_gradient(metric, miner, margin, sparse):
+    rng = np.random.RandomState(1)
+    X = rng.rand(14, 10) * (rng.rand(14, 10) < 0.6)
+    X = sp.csr_matrix(X) if sparse else X
+    labels = np.array([0, 0, 0, 1, 1, 1, 2, 2, 5, -1, -1, -1, -1, -1])
+    objective = _objective(metric, miner, margin)
+    params = objective.params
+    sizes = [p.size for p in params]
+
+    def set_params(theta):
+        for p, chunk in zip(params, np.split(theta, np.cumsum(sizes)[:-1])):
+            p[...] = chunk.reshape(p.shape)
+
+    def loss(theta):
+        set_params(theta)
+        # The same masks every call: the objective is then a fixed function.
+        return objective.loss_and_gradient(X, labels, np.random.RandomState(7))[0]
+
+    def grad(theta):
+        set_params(theta)
+        grads = objective.loss_and_gradient(X, labels, np.random.RandomState(7))[1]
+        return np.concatenate([g.ravel() for g in grads])
+
+    theta0 = np.concatenate([p.ravel() for p in params])
+    assert check_grad(loss, grad, theta0) < 1e-5 * max(1.0, np.abs(grad(theta0)).max())
+
+
+def test_objective_weights_terms_by_their_share_of_rows():
+    rng = np.random.RandomState(0)
+    X = rng.rand(12, 10)
+    labels = np.array([0, 0, 0, 1, 1, 1, -1, -1, -1, -1, -1, -1])
+    objective = _objective("cosine", "batch_hard", 0.5)
+    objective.alpha = 0.0
+    both, _ = objective.loss_and_gradient(X, labels, np.random.RandomState(3))
+    labeled_only, _ = objective.loss_and_gradient(X[:6], labels[:6], np.random.RandomState(3))
+    unlabeled_only, _ = objective.loss_and_gradient(X[6:], labels[6:], np.random.RandomState(3))
+    assert both == pytest.approx(0.5 * labeled_only + 0.5 * unlabeled_only)
+
+
+def test_validation_score_is_precision_or_self_supervised_loss():
+    rng = np.random.RandomState(0)
+    X = rng.rand(40, 10)
+    labels = np.repeat([0, 1, 2, 3], 10)
+    objective = _objective("cosine", "batch_hard", 0.5)
+    score = objective.validation_score(X, labels)
+    assert 0 <= score <= 1
+    unlabeled_score = objective.validation_score(X, np.full(40, -1))
+    assert unlabeled_score < 0
+    assert unlabeled_score == objective.validation_score(X, np.full(40, -1))

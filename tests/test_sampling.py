@@ -1,0 +1,99 @@
+import numpy as np
+import pytest
+
+from sk_prodembed._sampling import class_balanced_batches
+
+
+def _labels():
+    # Class 0: 40 rows, class 1: 3 rows (fewer than K), class 2: 1 row,
+    # classes 3-6: 10 rows each, and 20 unlabeled rows.
+    return np.concatenate(
+        [np.zeros(40), np.ones(3), [2], np.repeat([3, 4, 5, 6], 10), -np.ones(20)]
+    ).astype(int)
+
+
+def _epoch(labels, P, K, max_unlabeled, seed=0):
+    batches = class_balanced_batches(labels, P, K, max_unlabeled)
+    return list(batches(np.random.RandomState(seed)))
+
+
+def test_batches_draw_P_classes_of_K_rows():
+    labels = _labels()
+    P, K = 4, 5
+    for batch in _epoch(labels, P, K, max_unlabeled=64):
+        batch_labels = labels[batch]
+        classes, counts = np.unique(batch_labels[batch_labels != -1], return_counts=True)
+        assert len(classes) == P
+        for c, count in zip(classes, counts):
+            # The singleton class appears once; every other class K times.
+            assert count == (1 if c == 2 else K)
+            rows = batch[batch_labels == c]
+            if c in (0, 3, 4, 5, 6):  # at least K rows: no repeats
+                assert len(np.unique(rows)) == K
+
+
+def test_small_classes_are_drawn_with_replacement():
+    labels = _labels()
+    batches = _epoch(labels, 7, 5, max_unlabeled=64, seed=1)
+    rows_of_class_1 = np.concatenate([b[labels[b] == 1] for b in batches])
+    assert len(rows_of_class_1) == 5 * len(batches)  # drawn in every batch, K times
+    assert set(rows_of_class_1) == {40, 41, 42}
+
+
+def test_singleton_class_is_used():
+    labels = _labels()
+    batches = _epoch(labels, 7, 4, max_unlabeled=64)
+    assert all(np.count_nonzero(labels[b] == 2) == 1 for b in batches)
+
+
+def test_unlabeled_rows_join_in_proportion_and_an_epoch_draws_about_n_rows():
+    labels = _labels()
+    n_labeled, n_unlabeled = np.count_nonzero(labels != -1), np.count_nonzero(labels == -1)
+    batches = _epoch(labels, 4, 4, max_unlabeled=64)
+    expected_unlabeled = int(np.ceil(16 * n_unlabeled / n_labeled))
+    for batch in batches:
+        assert np.count_nonzero(labels[batch] == -1) == expected_unlabeled
+    n_drawn = sum(len(b) for b in batches)
+    assert len(labels) <= n_drawn < len(labels) + 16 + expected_unlabeled
+
+
+def test_unlabeled_rows_are_capped_and_cycle_without_repeats():
+    labels = _labels()
+    batches = _epoch(labels, 4, 4, max_unlabeled=3)
+    unlabeled = [b[labels[b] == -1] for b in batches]
+    assert all(len(u) == 3 for u in unlabeled)
+    # Within each pass over the 20 unlabeled rows, no row is drawn twice.
+    first_pass = np.concatenate(unlabeled[:6])
+    assert len(np.unique(first_pass)) == 18
+
+
+def test_all_unlabeled_gives_plain_batches_covering_every_row():
+    labels = -np.ones(40, dtype=int)
+    batches = _epoch(labels, 8, 4, max_unlabeled=10)
+    assert [len(b) for b in batches] == [10] * 4
+    assert sorted(np.concatenate(batches)) == list(range(40))
+
+
+def test_only_labeled_rows_and_fewer_classes_than_P():
+    labels = np.repeat([0, 1, 2], 10)
+    batches = _epoch(labels, 8, 4, max_unlabeled=10)
+    assert len(batches) == 3  # 30 rows, 12 per batch
+    assert all(len(b) == 12 for b in batches)
+
+
+def test_batches_are_repeatable_and_vary_between_epochs():
+    labels = _labels()
+    batches = class_balanced_batches(labels, 4, 4, 16)
+    first = list(batches(np.random.RandomState(0)))
+    again = list(batches(np.random.RandomState(0)))
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    rng = np.random.RandomState(0)
+    epoch_1, epoch_2 = list(batches(rng)), list(batches(rng))
+    assert not all(np.array_equal(a, b) for a, b in zip(epoch_1, epoch_2))
+
+
+@pytest.mark.parametrize("labels", [np.array([0, 1]), np.array([5, -1, -1])])
+def test_tiny_inputs_give_at_least_one_batch(labels):
+    batches = _epoch(labels, 2, 2, max_unlabeled=2)
+    assert len(batches) >= 1
+    assert all(np.all((0 <= b) & (b < len(labels))) for b in batches)

@@ -1,0 +1,301 @@
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.model_selection import GridSearchCV
+
+from sk_prodembed import MaskedAutoencoderEmbedder
+from sk_prodembed._contrastive import leave_one_out_precision
+from sk_prodembed._triplet import TripletEmbedder
+
+N_NOISE_WORDS, WORDS_PER_CLASS = 40, 8
+
+
+def _catalog(n_per_class=30, n_classes=5, seed=0, dtype=np.float64):
+    """Sparse rows of 2 words of their class's vocabulary drowned in 4 shared noise words.
+
+    The class vocabularies are the same for every seed, so rows drawn with
+    another seed are held-out rows of the same catalog.
+    """
+    rng = np.random.RandomState(seed)
+    labels = np.repeat(np.arange(n_classes), n_per_class)
+    X = sp.lil_matrix((len(labels), N_NOISE_WORDS + n_classes * WORDS_PER_CLASS))
+    for i, c in enumerate(labels):
+        class_words = N_NOISE_WORDS + c * WORDS_PER_CLASS + rng.choice(WORDS_PER_CLASS, 2, replace=False)
+        X[i, class_words] = rng.uniform(0.5, 1.0, 2)
+        X[i, rng.choice(N_NOISE_WORDS, 4, replace=False)] = rng.uniform(0.5, 1.5, 4)
+    return X.tocsr().astype(dtype), labels
+
+
+def _fit(estimator, X, y, method="fit"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return getattr(estimator, method)(X, y)
+
+
+def _small(**params):
+    defaults = dict(
+        n_components=8, classes_per_batch=5, samples_per_class=4, learning_rate_init=1e-2,
+        max_iter=10, random_state=0,
+    )
+    return TripletEmbedder(**{**defaults, **params})
+
+
+def test_learns_an_embedding_better_than_the_raw_input_on_held_out_rows():
+    X, y = _catalog(seed=0)
+    X_test, y_test = _catalog(seed=1)
+    model = _fit(_small(max_iter=30), X, y)
+    raw = leave_one_out_precision(X_test.toarray(), y_test, "cosine")
+    learned = model.score(X_test, y_test)
+    assert learned > raw + 0.2, (raw, learned)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+@pytest.mark.parametrize("miner", ["batch_hard", "semi_hard", "batch_all"])
+@pytest.mark.parametrize("margin", ["auto", "soft"])
+def test_every_miner_metric_and_margin_learns(metric, miner, margin):
+    X, y = _catalog(seed=0)
+    model = _fit(_small(metric=metric, miner=miner, margin=margin, max_iter=15), X, y)
+    assert model.score(X, y) > leave_one_out_precision(X.toarray(), y, "cosine") + 0.2
+    assert model.loss_curve_[-1] < model.loss_curve_[0]
+
+
+def test_string_labels_and_object_labels_with_unlabeled_rows():
+    X, y = _catalog()
+    names = np.array(["bread", "cheese", "fruit", "soap", "tea"])[y]
+    model = _fit(_small(), X, names)
+    np.testing.assert_array_equal(model.classes_, np.unique(names))
+    assert model.score(X, names) > 0.5
+
+    partly = names.astype(object)
+    partly[::3] = -1
+    model = _fit(_small(), X, partly)
+    np.testing.assert_array_equal(model.classes_, np.unique(names))
+
+
+def test_string_minus_one_is_rejected_as_ambiguous():
+    X, y = _catalog()
+    names = np.array(["bread", "cheese", "fruit", "soap", "tea"])[y]
+    names[0] = "-1"
+    with pytest.raises(ValueError, match="dtype=object"):
+        _small().fit(X, names)
+
+
+def test_sparse_and_dense_input_give_the_same_embedding():
+    X, y = _catalog()
+    sparse_model = _fit(_small(max_iter=3), X, y)
+    dense_model = _fit(_small(max_iter=3), X.toarray(), y)
+    np.testing.assert_allclose(sparse_model.transform(X), dense_model.transform(X.toarray()), atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dtype_is_preserved(dtype):
+    X, y = _catalog(dtype=dtype)
+    y = y.copy()
+    y[::4] = -1  # the self-supervised term too
+    model = _fit(_small(max_iter=2), X, y)
+    assert all(W.dtype == dtype for W in model.encoder_.params)
+    assert model.transform(X).dtype == dtype
+
+
+def test_random_state_makes_fit_repeatable():
+    X, y = _catalog()
+    y = y.copy()
+    y[::4] = -1
+    first = _fit(_small(max_iter=3, early_stopping=True), X, y).transform(X)
+    second = _fit(_small(max_iter=3, early_stopping=True), X, y).transform(X)
+    np.testing.assert_array_equal(first, second)
+    third = _fit(_small(max_iter=3, early_stopping=True, random_state=1), X, y).transform(X)
+    assert not np.allclose(first, third)
+
+
+def test_cosine_embedding_has_unit_rows():
+    X, y = _catalog()
+    model = _fit(_small(max_iter=2), X, y)
+    np.testing.assert_allclose(np.linalg.norm(model.transform(X), axis=1), 1, rtol=1e-6)
+    euclidean = _fit(_small(max_iter=2, metric="euclidean"), X, y)
+    assert not np.allclose(np.linalg.norm(euclidean.transform(X), axis=1), 1)
+
+
+def test_partial_fit_continues_and_accepts_new_labels():
+    X, y = _catalog()
+    model = _small()
+    model.partial_fit(X[y < 3], y[y < 3])
+    assert model.n_iter_ == 1
+    np.testing.assert_array_equal(model.classes_, [0, 1, 2])
+    weights = model.encoder_.coefs[0].copy()
+    model.partial_fit(X, y)
+    assert model.n_iter_ == 2 and len(model.loss_curve_) == 2
+    np.testing.assert_array_equal(model.classes_, [0, 1, 2, 3, 4])
+    assert not np.allclose(weights, model.encoder_.coefs[0])
+
+
+def test_partial_fit_matches_fit_epoch_by_epoch():
+    X, y = _catalog()
+    fitted = _fit(_small(max_iter=3, tol=0), X, y)
+    stepped = _small()
+    for _ in range(3):
+        stepped.partial_fit(X, y)
+    np.testing.assert_allclose(fitted.transform(X), stepped.transform(X), rtol=1e-6, atol=1e-8)
+
+
+def test_early_stopping_records_validation_precision_and_restores_the_best():
+    X, y = _catalog()
+    model = _fit(_small(early_stopping=True, validation_fraction=0.2, max_iter=8, n_iter_no_change=2), X, y)
+    scores = model.validation_scores_
+    assert len(scores) == model.n_iter_
+    assert all(0 <= s <= 1 for s in scores)
+    assert model.best_validation_score_ == max(scores)
+
+
+def test_fully_unlabeled_fit_is_self_supervised():
+    X, _ = _catalog()
+    unlabeled = np.full(X.shape[0], -1)
+    model = _fit(_small(max_iter=20, tol=0, n_iter_no_change=20), X, unlabeled)
+    assert model.classes_.size == 0
+    curve = model.loss_curve_
+    assert np.mean(curve[-3:]) < np.mean(curve[:3]) - 0.5  # NT-Xent goes down
+    stopped = _fit(_small(max_iter=3, early_stopping=True), X, unlabeled)
+    assert all(s < 0 for s in stopped.validation_scores_)  # minus the NT-Xent loss
+
+
+def test_semi_supervised_fit_learns_from_its_few_labels():
+    X, y = _catalog(seed=0)
+    X_test, y_test = _catalog(seed=1)
+    partly = y.copy()
+    partly[np.arange(len(y)) % 5 != 0] = -1  # 20% labeled
+    model = _fit(_small(max_iter=50, tol=0), X, partly)
+    raw = leave_one_out_precision(X_test.toarray(), y_test, "cosine")
+    assert model.score(X_test, y_test) > raw + 0.1
+
+
+def _autoencoder(X, **params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return MaskedAutoencoderEmbedder(n_components=8, max_iter=3, random_state=0, **params).fit(X)
+
+
+def test_encoder_init_starts_from_the_autoencoder_without_changing_it():
+    X, y = _catalog()
+    autoencoder = _autoencoder(X)
+    before = [W.copy() for W in autoencoder.encoder_.params]
+    frozen_step = _fit(_small(encoder_init=autoencoder, learning_rate_init=1e-12, max_iter=1), X, y)
+    for W, W0 in zip(frozen_step.encoder_.params, before):
+        np.testing.assert_allclose(W, W0, atol=1e-9)
+    tuned = _fit(_small(encoder_init=autoencoder, max_iter=5), X, y)
+    assert not np.allclose(tuned.encoder_.coefs[0], before[0])
+    for W, W0 in zip(autoencoder.encoder_.params, before):
+        np.testing.assert_array_equal(W, W0)
+    assert tuned.encoder_.coefs[0] is not autoencoder.encoder_.coefs[0]
+
+
+def test_encoder_init_is_cast_to_the_input_dtype():
+    X, y = _catalog()
+    autoencoder = _autoencoder(X)
+    model = _fit(_small(encoder_init=autoencoder, max_iter=1), X.astype(np.float32), y)
+    assert model.encoder_.dtype == np.float32
+    assert autoencoder.encoder_.dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    "autoencoder_params, triplet_params, fit_columns",
+    [
+        (dict(n_components=4), {}, None),  # embedding width
+        (dict(hidden_layer_sizes=(6,)), {}, None),  # depth
+        ({}, dict(activation="relu"), None),  # activation
+        ({}, {}, slice(0, 50)),  # input width
+    ],
+)
+def test_encoder_init_with_another_shape_is_a_clear_error(autoencoder_params, triplet_params, fit_columns):
+    X, y = _catalog()
+    params = {"n_components": 8, **autoencoder_params}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        autoencoder = MaskedAutoencoderEmbedder(max_iter=1, random_state=0, **params).fit(X)
+    X_fit = X if fit_columns is None else X[:, fit_columns]
+    model = _small(encoder_init=autoencoder, **triplet_params)
+    with pytest.raises(ValueError, match=r"encoder_init has an encoder of layer sizes \[.*needs layer sizes \["):
+        model.fit(X_fit, y)
+    assert not hasattr(model, "encoder_")
+
+
+def test_encoder_init_must_be_fitted():
+    X, y = _catalog()
+    with pytest.raises(NotFittedError):
+        _small(encoder_init=MaskedAutoencoderEmbedder(n_components=8)).fit(X, y)
+
+
+def test_clone_keeps_the_fitted_encoder_init():
+    X, y = _catalog()
+    autoencoder = _autoencoder(X)
+    model = _small(encoder_init=autoencoder)
+    assert clone(model).encoder_init is autoencoder
+    search = GridSearchCV(model, {"margin": [0.1, 0.3]}, cv=2)
+    _fit(search, X, y)
+    assert search.best_estimator_.encoder_init is autoencoder
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (np.zeros(150, dtype=int), "at least two classes"),
+        (np.r_[np.zeros(149, dtype=int), -1], "at least two classes"),
+        (np.arange(150), "single row"),
+        (np.r_[0.0, 1.0, np.nan, np.ones(147)], "missing label"),
+        (np.r_[np.array(["a", None], dtype=object), np.array(["b"] * 148, dtype=object)], "missing label"),
+        (np.r_[0, 1] * 74, "inconsistent numbers of samples"),
+        (np.linspace(0, 1, 150), "Unknown label type"),
+    ],
+)
+def test_unusable_labels_are_clear_errors(labels, message):
+    X, _ = _catalog()
+    with pytest.raises(ValueError, match=message):
+        _small().fit(X, labels)
+
+
+def test_singleton_classes_are_fine_with_unlabeled_rows():
+    X, _ = _catalog()
+    labels = np.r_[np.arange(10), np.full(140, -1)]
+    _fit(_small(max_iter=2), X, labels)
+
+
+def test_score_is_leave_one_out_precision_at_10_ignoring_unlabeled_rows():
+    X, y = _catalog()
+    model = _fit(_small(max_iter=3), X, y)
+    Z = model.transform(X)
+    similarities = Z @ Z.T
+    np.fill_diagonal(similarities, -np.inf)
+    nearest = np.argsort(-similarities, axis=1)[:, :10]
+    expected = np.mean(y[nearest] == y[:, None])
+    assert model.score(X, y) == pytest.approx(expected)
+
+    partly = y.copy()
+    partly[::2] = -1
+    labeled = partly != -1
+    assert model.score(X, partly) == pytest.approx(model.score(X[labeled], y[labeled]))
+    with pytest.raises(ValueError, match="two labeled rows"):
+        model.score(X, np.full(len(y), -1))
+
+
+def test_grid_search_selects_by_score():
+    X, y = _catalog()
+    search = GridSearchCV(_small(max_iter=5), {"n_components": [2, 8], "miner": ["batch_hard", "batch_all"]}, cv=3)
+    _fit(search, X, y)
+    assert search.best_score_ > 0.5
+    assert set(search.cv_results_["params"][0]) == {"n_components", "miner"}
+
+
+def test_feature_names_out_and_pickle():
+    X, y = _catalog()
+    model = _fit(_small(max_iter=2), X, y)
+    assert list(model.get_feature_names_out()) == [f"tripletembedder{i}" for i in range(8)]
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.transform(X), model.transform(X))
+
+
+def test_target_is_required():
+    assert _small().__sklearn_tags__().target_tags.required
