@@ -164,7 +164,10 @@ def train_epochs(
     for _ in range(max_iter):
         start = time.perf_counter()
         last_finite = _copy_params(params)
-        epoch_loss, n_seen = _run_epoch(objective, optimizer, X, y, batches, rng)
+        # Overflow on the way to a non-finite loss is caught by the guard below,
+        # which warns once with advice; numpy's own warnings would only be noise.
+        with np.errstate(over="ignore", invalid="ignore"):
+            epoch_loss, n_seen = _run_epoch(objective, optimizer, X, y, batches, rng)
         if epoch_loss is None or not np.isfinite(epoch_loss):
             _restore_params(params, last_finite)
             warnings.warn(

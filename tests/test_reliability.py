@@ -1,0 +1,214 @@
+"""Bad input and faults: clear errors or defined behaviour, never silent NaN embeddings."""
+
+import threading
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+
+from sk_prodembed import MaskedAutoencoderEmbedder, TripletEmbedder
+
+FAST = dict(n_components=3, max_iter=3, random_state=0)
+
+
+def _data(n_samples=60, n_features=6, seed=0):
+    rng = np.random.RandomState(seed)
+    return rng.rand(n_samples, n_features), np.arange(n_samples) % 3
+
+
+def _fit(estimator, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return estimator.fit(X, y)
+
+
+ESTIMATORS = [MaskedAutoencoderEmbedder, TripletEmbedder]
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_infinite_values_are_rejected(Estimator):
+    X, y = _data()
+    X[3, 2] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        Estimator(**FAST).fit(X, y)
+
+
+def test_triplet_rejects_nan():
+    X, y = _data()
+    X[3, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        TripletEmbedder(**FAST).fit(X, y)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_empty_input(Estimator):
+    with pytest.raises(ValueError, match="0 sample"):
+        Estimator(**FAST).fit(np.empty((0, 4)), np.empty(0))
+    with pytest.raises(ValueError, match="0 feature"):
+        Estimator(**FAST).fit(np.empty((5, 0)), np.arange(5) % 2)
+
+
+def test_one_sample():
+    X, y = _data(1)
+    Z = _fit(MaskedAutoencoderEmbedder(**FAST), X, None).transform(X)
+    assert Z.shape == (1, 3) and np.isfinite(Z).all()
+    with pytest.raises(ValueError, match="1 class"):
+        TripletEmbedder(**FAST).fit(X, y)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_one_feature(Estimator):
+    X, y = _data(n_features=1)
+    Z = _fit(Estimator(**FAST), X, y).transform(X)
+    assert Z.shape == (60, 3) and np.isfinite(Z).all()
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_wrong_number_of_features_at_transform(Estimator):
+    X, y = _data()
+    model = _fit(Estimator(**FAST), X, y)
+    with pytest.raises(ValueError, match="6 features"):
+        model.transform(X[:, :4])
+
+
+def test_labels_of_the_wrong_length():
+    X, y = _data()
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        TripletEmbedder(**FAST).fit(X, y[:-1])
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("sparse", [False, True])
+def test_all_zero_rows_give_finite_embeddings(Estimator, sparse):
+    X, y = _data()
+    X[::4] = 0
+    X = sp.csr_matrix(X) if sparse else X
+    Z = _fit(Estimator(**FAST), X, y).transform(X)
+    assert np.isfinite(Z).all()
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_duplicated_rows_embed_identically(Estimator):
+    X, y = _data()
+    X = np.vstack([X, X[:10]])
+    y = np.concatenate([y, y[:10]])
+    Z = _fit(Estimator(**FAST), X, y).transform(X)
+    np.testing.assert_array_equal(Z[-10:], Z[:10])
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_extreme_values_never_give_nan_embeddings(Estimator, dtype):
+    X, y = _data()
+    X = (X * 1e30).astype(dtype)
+    with warnings.catch_warnings():
+        # float32 cannot hold the squared error of 1e30 values: the divergence
+        # guard stops training and keeps the last finite weights, with a warning.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = Estimator(**FAST).fit(X, y)
+    assert np.isfinite(model.transform(X)).all()
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_divergence_stops_with_warning_and_keeps_finite_weights(Estimator):
+    X, y = _data(200)
+    model = Estimator(n_components=3, solver="sgd", momentum=0.0, learning_rate_init=1e30,
+                      max_iter=50, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="diverged"):
+        model.fit(X * 1e10, y)
+    assert model.n_iter_ < 50
+    assert np.isfinite(model.transform(X)).all()
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_keyboard_interrupt_leaves_the_previous_fit(Estimator, monkeypatch):
+    import sk_prodembed._engine as engine
+
+    X, y = _data()
+    model = _fit(Estimator(**FAST), X, y).set_params(warm_start=True)
+    before = dict(vars(model))
+    Z_before = model.transform(X)
+    calls = {"n": 0}
+    original = engine._run_epoch
+
+    def interrupted_epoch(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "_run_epoch", interrupted_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, y)
+    assert all(vars(model)[k] is v for k, v in before.items())
+    np.testing.assert_array_equal(model.transform(X), Z_before)
+
+    calls["n"] = 0
+    fresh = Estimator(**FAST)
+    with pytest.raises(KeyboardInterrupt):
+        fresh.fit(X, y)
+    with pytest.raises(NotFittedError):
+        fresh.transform(X)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_transform_is_thread_safe(Estimator):
+    X, y = _data(500, 20)
+    model = _fit(Estimator(**FAST), X, y)
+    expected = model.transform(X)
+    results, errors = [None] * 8, []
+
+    def work(i):
+        try:
+            for _ in range(20):
+                results[i] = model.transform(X)
+                if not np.array_equal(results[i], expected):
+                    errors.append(i)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+
+
+def _matrices():
+    """Random small matrices: shape, dtype, sparsity, magnitude and zero rows vary."""
+
+    @st.composite
+    def build(draw):
+        n_samples = draw(st.integers(3, 30))
+        n_features = draw(st.integers(1, 12))
+        dtype = draw(st.sampled_from([np.float32, np.float64]))
+        density = draw(st.sampled_from([0.0, 0.1, 0.5, 1.0]))
+        scale = draw(st.sampled_from([1e-6, 1.0, 1e6]))
+        seed = draw(st.integers(0, 2**16))
+        sparse = draw(st.booleans())
+        rng = np.random.RandomState(seed)
+        X = rng.randn(n_samples, n_features) * scale * (rng.rand(n_samples, n_features) < density)
+        X = X.astype(dtype)
+        labels = rng.randint(0, draw(st.integers(2, 4)), n_samples)
+        labels[:3] = [0, 1, 0]  # two classes, one of them with a pair
+        return (sp.csr_matrix(X) if sparse else X), labels
+
+    return build()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=_matrices(), Estimator=st.sampled_from(ESTIMATORS))
+def test_fit_transform_properties(data, Estimator):
+    X, y = data
+    model = _fit(Estimator(n_components=2, max_iter=2, random_state=0), X, y)
+    Z = model.transform(X)
+    assert Z.shape == (X.shape[0], 2)
+    assert Z.dtype == X.dtype
+    assert np.isfinite(Z).all()
+    # transform is deterministic and row-wise: a subset embeds the same.
+    np.testing.assert_allclose(model.transform(X[:1]), Z[:1], rtol=1e-5, atol=1e-6)
