@@ -1,0 +1,81 @@
+"""Out-of-core and distributed fitting with dask-ml on a real LocalCluster (optional extra).
+
+Install with ``pip install "sk_prodembed[dask]"``; without it these tests skip.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+
+from sk_prodembed import MaskedAutoencoderEmbedder, TripletEmbedder
+
+da = pytest.importorskip("dask.array", reason="the 'dask' extra is not installed")
+distributed = pytest.importorskip("distributed", reason="the 'dask' extra is not installed")
+wrappers = pytest.importorskip("dask_ml.wrappers", reason="the 'dask' extra is not installed")
+
+ESTIMATORS = [MaskedAutoencoderEmbedder, TripletEmbedder]
+CHUNK = 100
+
+
+@pytest.fixture(scope="module")
+def client():
+    # Worker processes on loopback only, as a user's laptop cluster would be.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cluster = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True,
+            host="127.0.0.1", dashboard_address=None,
+        )
+    with cluster, distributed.Client(cluster) as client:
+        yield client
+
+
+def _data(sparse):
+    rng = np.random.RandomState(0)
+    X = rng.rand(400, 12) * (rng.rand(400, 12) < 0.4)
+    y = np.arange(400) % 4
+    if sparse:
+        X = sp.csr_matrix(X)
+        # Blocks of a dask array of CSR matrices are CSR row slices.
+        dX = da.from_array(X, chunks=(CHUNK, 12), asarray=False)
+    else:
+        dX = da.from_array(X, chunks=(CHUNK, 12))
+    return X, y, dX, da.from_array(y, chunks=CHUNK)
+
+
+def _in_memory_reference(Estimator, X, y):
+    model = Estimator(n_components=3, random_state=0)
+    for start in range(0, X.shape[0], CHUNK):
+        model.partial_fit(X[start : start + CHUNK], y[start : start + CHUNK])
+    return model
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_incremental_fit_on_a_cluster_matches_in_memory(client, Estimator, sparse):
+    X, y, dX, dy = _data(sparse)
+    incremental = wrappers.Incremental(
+        Estimator(n_components=3, random_state=0), shuffle_blocks=False
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        incremental.fit(dX, dy)
+    reference = _in_memory_reference(Estimator, X, y)
+    np.testing.assert_allclose(
+        incremental.estimator_.transform(X), reference.transform(X), rtol=1e-6, atol=1e-9
+    )
+    assert incremental.estimator_.n_iter_ == 4  # one partial_fit per block
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_parallel_post_fit_transforms_in_parallel(client, Estimator):
+    X, y, dX, _ = _data(sparse=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = Estimator(n_components=3, max_iter=2, random_state=0).fit(X, y)
+    Z = wrappers.ParallelPostFit(model).transform(dX)
+    assert isinstance(Z, da.Array)
+    np.testing.assert_array_equal(Z.compute(), model.transform(X))
