@@ -31,6 +31,14 @@ EXPECTED_OUTPUT = {
 # busy with other jobs.
 TIMEOUT_SECONDS = 180
 
+# One BLAS thread per script. The embedders multiply small matrices (a
+# minibatch by a layer); on a busy 2-core machine OpenBLAS's worker threads
+# spin against each other and against other jobs, which measured 2-4 times
+# slower and took twice the CPU time of a single thread for these examples.
+SINGLE_THREADED_BLAS = {
+    name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+}
+
 
 def test_examples_are_found():
     assert EXAMPLES, f"no example scripts in {EXAMPLES_DIR}"
@@ -38,7 +46,7 @@ def test_examples_are_found():
 
 @pytest.mark.parametrize("script", EXAMPLES, ids=[path.name for path in EXAMPLES])
 def test_example_runs(script, tmp_path):
-    env = {**os.environ, "MPLBACKEND": "Agg", "TMPDIR": str(tmp_path)}
+    env = {**os.environ, **SINGLE_THREADED_BLAS, "MPLBACKEND": "Agg", "TMPDIR": str(tmp_path)}
     result = subprocess.run(
         [sys.executable, str(script)],
         cwd=tmp_path,
@@ -56,5 +64,10 @@ def test_example_runs(script, tmp_path):
     assert expected in result.stdout, (
         f"{script.name} did not print {expected!r}\n--- stdout ---\n{result.stdout}"
     )
+    if script.name.startswith("plot_"):
+        figures = list(tmp_path.rglob("*.png"))
+        assert figures and all(path.stat().st_size > 10_000 for path in figures), (
+            f"{script.name} saved no figure under {tmp_path}: {figures}"
+        )
     # Examples silence the warnings they expect; anything else is news.
     assert "Warning" not in result.stderr, f"{script.name} warned:\n{result.stderr}"
