@@ -7,8 +7,9 @@ One scikit-learn Pipeline goes from raw product text to recommendations:
 The masked autoencoder needs no labels: it learns a 32-dimensional embedding
 of each product name by hiding half of its words and reconstructing them. The
 recommender stores the embedded catalog and returns its nearest items. The
-category labels are only used at the end, to measure how often the
-recommended products share the query's category (precision@10).
+embedder never sees the category labels: the recommender keeps them only to
+measure how often the recommended products share the query's category
+(precision@10).
 
 The script uses 4,000 products of the bundled Flipkart catalog so that it runs
 in a few seconds. Run it with::
