@@ -43,23 +43,41 @@ def squared_error(target, predictions, observed=None, column_weights=None):
     return loss, residual
 
 
-def _softmax_parts(logits):
-    """Softmax of each row, and ``log_normalizer`` with
-    ``log_softmax = logits - log_normalizer[:, None]``.
+# The softmax runs over blocks of rows of about this many entries, so that its
+# passes (max, shift, exp, sum, scale) stay in cache: the (batch x features)
+# matrix is the largest array of a training step on a wide vocabulary.
+_SOFTMAX_BLOCK_ENTRIES = 1 << 16
 
-    Written to make few passes over the (batch x features) matrix, which is
-    the largest array of a training step on a wide vocabulary. A row whose
-    logits are all -inf (nothing observed) yields NaN; the caller zeroes its
-    gradient, so those warnings would only be noise.
+
+def _scaled_softmax(logits, log_weights, row_scale):
+    """``row_scale[i] * softmax(logits[i] + log_weights)`` for each row, and the
+    ``log_normalizer`` with ``log_softmax = logits + log_weights - log_normalizer[:, None]``.
+
+    ``log_weights`` (per column) may be None. Reads ``logits`` once and writes
+    the result once. A row whose logits are all -inf (nothing observed)
+    yields NaN; the caller zeroes its gradient, so those warnings would only
+    be noise.
     """
-    with np.errstate(invalid="ignore", divide="ignore"):
-        row_max = logits.max(axis=1)
-        probabilities = logits - row_max[:, None]
-        np.exp(probabilities, out=probabilities)
-        row_total = probabilities.sum(axis=1)
-        probabilities /= row_total[:, None]
-        log_normalizer = row_max + np.log(row_total)
-    return probabilities, log_normalizer
+    n_rows, n_columns = logits.shape
+    result = np.empty_like(logits)
+    log_normalizer = np.empty(n_rows, dtype=logits.dtype)
+    rows_per_block = max(1, _SOFTMAX_BLOCK_ENTRIES // max(n_columns, 1))
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        for start in range(0, n_rows, rows_per_block):
+            stop = min(start + rows_per_block, n_rows)
+            block = result[start:stop]
+            if log_weights is None:
+                row_max = logits[start:stop].max(axis=1)
+                np.subtract(logits[start:stop], row_max[:, None], out=block)
+            else:
+                np.add(logits[start:stop], log_weights, out=block)
+                row_max = block.max(axis=1)
+                block -= row_max[:, None]
+            np.exp(block, out=block)
+            row_total = block.sum(axis=1)
+            block *= (row_scale[start:stop] / row_total)[:, None]
+            log_normalizer[start:stop] = row_max + np.log(row_total)
+    return result, log_normalizer
 
 
 def multinomial_log_likelihood(target, logits, observed=None, column_weights=None):
@@ -89,14 +107,17 @@ def multinomial_log_likelihood(target, logits, observed=None, column_weights=Non
     """
     n_samples = logits.shape[0]
     dtype = logits.dtype
+    log_weights = None
     if column_weights is not None:
         # w * exp(z) = exp(z + log w): weighting the normaliser is a shift of
         # the logits, and the target's own features (weight one) are unchanged.
-        logits = logits + np.log(column_weights).astype(dtype, copy=False)
+        log_weights = np.log(column_weights).astype(dtype, copy=False)
     if observed is not None:
         # Unobserved features leave the softmax: their logits go to -inf.
+        if log_weights is not None:
+            logits = logits + log_weights
+            log_weights = None
         logits = np.where(observed, logits, -np.inf).astype(dtype, copy=False)
-    grad, log_normalizer = _softmax_parts(logits)
     if sp.issparse(target):
         target = sp.csr_matrix(target, dtype=dtype)
         row_sums = np.asarray(target.sum(axis=1)).ravel()
@@ -106,10 +127,7 @@ def multinomial_log_likelihood(target, logits, observed=None, column_weights=Non
         proportions.sum_duplicates()
         rows = np.repeat(np.arange(n_samples), np.diff(proportions.indptr))
         cols = proportions.indices
-        picked = logits[rows, cols] - log_normalizer[rows]
-        loss = -float(np.dot(proportions.data, picked)) / n_samples
-        grad *= (row_sums > 0)[:, None]
-        grad[rows, cols] -= proportions.data
+        picked_proportions = proportions.data
     else:
         target = np.asarray(target, dtype=dtype)
         if observed is not None:
@@ -119,13 +137,19 @@ def multinomial_log_likelihood(target, logits, observed=None, column_weights=Non
             target, row_sums, out=np.zeros_like(target), where=row_sums > 0
         )
         rows, cols = np.nonzero(proportions)
-        picked = logits[rows, cols] - log_normalizer[rows]
-        loss = -float(np.dot(proportions[rows, cols], picked)) / n_samples
-        grad *= row_sums > 0
-        grad -= proportions
+        picked_proportions = proportions[rows, cols]
+        row_sums = row_sums.ravel()
+    # The gradient is (softmax - proportions) / n_samples on rows with a
+    # target, zero on the others; the softmax pass applies the row factor.
+    row_scale = ((row_sums > 0) / n_samples).astype(dtype)
+    grad, log_normalizer = _scaled_softmax(logits, log_weights, row_scale)
+    picked = logits[rows, cols] - log_normalizer[rows]
+    if log_weights is not None:
+        picked += log_weights[cols]
+    loss = -float(np.dot(picked_proportions, picked)) / n_samples
+    grad[rows, cols] -= picked_proportions / n_samples
     if observed is not None:
         grad[~observed] = 0
-    grad /= n_samples
     return loss, grad
 
 

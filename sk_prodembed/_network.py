@@ -8,6 +8,7 @@ given at initialisation, and every computation stays in that dtype.
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg.blas import get_blas_funcs
 
 
 def _tanh_inplace(Z):
@@ -23,12 +24,15 @@ def _identity_inplace(Z):
 
 
 def _tanh_derivative_inplace(A, delta):
-    # d tanh(z) / dz = 1 - tanh(z)^2, computed from the stored output A.
-    delta *= 1 - A**2
+    # d tanh(z) / dz = 1 - tanh(z)^2, computed from the stored output A, with
+    # a single temporary: delta * (1 - A^2) = delta - (delta * A) * A.
+    scratch = np.multiply(delta, A)
+    scratch *= A
+    delta -= scratch
 
 
 def _relu_derivative_inplace(A, delta):
-    delta[A <= 0] = 0
+    np.copyto(delta, 0, where=A <= 0)
 
 
 def _identity_derivative_inplace(A, delta):
@@ -203,5 +207,20 @@ class MLP:
             return 0.0
         scale = alpha / n_samples
         for W, grad in zip(self.coefs, grads):
-            grad += scale * W
+            _add_scaled(grad, W, scale)
         return 0.5 * scale * sum(float(np.vdot(W, W)) for W in self.coefs)
+
+
+def _add_scaled(y, x, scale):
+    """``y += scale * x`` in place, in one pass and without a temporary when BLAS can."""
+    if (
+        y.dtype == x.dtype
+        and y.dtype in (np.float32, np.float64)
+        and y.flags.c_contiguous
+        and x.flags.c_contiguous
+        and y.shape == x.shape
+    ):
+        axpy = get_blas_funcs("axpy", (y,))
+        axpy(x.reshape(-1), y.reshape(-1), a=scale)
+    else:
+        y += scale * x

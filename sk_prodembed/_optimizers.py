@@ -4,9 +4,34 @@ They follow the shape of scikit-learn's ``_stochastic_optimizers``: plain
 objects holding their own state, with one ``update_params(params, grads)``.
 Updates are computed in the parameters' dtype, so float32 training stays
 float32.
+
+The updates run through each parameter in blocks of ``_BLOCK_SIZE`` entries:
+every pass of an update over a block then stays in the core's cache, instead
+of streaming the whole (n_features x n_components) matrices through memory
+once per pass. Each entry sees exactly the same operations as without
+blocks.
 """
 
 import numpy as np
+
+# Entries per block: the four arrays of an Adam update of this many float32
+# entries (1 MiB) fit in a 2 MiB L2 cache with room to spare, and blocks this
+# large keep the Python overhead per ufunc call negligible.
+_BLOCK_SIZE = 1 << 16
+
+
+def _blocks(*arrays):
+    """Yield aligned slices of ``arrays`` (same shape, C-contiguous) of ``_BLOCK_SIZE`` entries.
+
+    Arrays that are not all C-contiguous are yielded whole, since a flat view
+    of them would be a copy and the in-place updates would be lost.
+    """
+    if not all(a.flags.c_contiguous for a in arrays) or arrays[0].size <= _BLOCK_SIZE:
+        yield arrays
+        return
+    flat = [a.reshape(-1) for a in arrays]
+    for start in range(0, flat[0].shape[0], _BLOCK_SIZE):
+        yield tuple(a[start : start + _BLOCK_SIZE] for a in flat)
 
 
 class SGD:
@@ -28,14 +53,20 @@ class SGD:
         self.velocities = [np.zeros_like(p) for p in params]
 
     def update_params(self, params, grads):
+        """Take one step; ``grads`` are used as scratch space and overwritten."""
         lr, mu = self.learning_rate, self.momentum
-        for param, grad, velocity in zip(params, grads, self.velocities):
-            velocity *= mu
-            velocity -= lr * grad
-            if self.nesterov:
-                param += mu * velocity - lr * grad
-            else:
-                param += velocity
+        for arrays in zip(params, grads, self.velocities):
+            for param, grad, velocity in _blocks(*arrays):
+                grad *= lr
+                velocity *= mu
+                velocity -= grad
+                if self.nesterov:
+                    # param += mu * velocity - lr * grad
+                    param -= grad
+                    np.multiply(velocity, mu, out=grad)
+                    param += grad
+                else:
+                    param += velocity
 
 
 class Adam:
@@ -67,22 +98,25 @@ class Adam:
         b1, b2 = self.beta_1, self.beta_2
         # A Python float, so that float32 parameters are not promoted.
         step = float(self.learning_rate * np.sqrt(1 - b2**self.t) / (1 - b1**self.t))
-        for param, grad, m, v in zip(
-            params, grads, self.first_moments, self.second_moments
-        ):
-            # In place, with one scratch array: the largest weight matrices are
-            # (n_features x n_components) and this runs once per minibatch.
-            m *= b1
-            m += (1 - b1) * grad
-            scratch = np.multiply(grad, grad, out=grad)
-            v *= b2
-            scratch *= 1 - b2
-            v += scratch
-            np.sqrt(v, out=scratch)
-            scratch += self.epsilon
-            np.divide(m, scratch, out=scratch)
-            scratch *= step
-            param -= scratch
+        for arrays in zip(params, grads, self.first_moments, self.second_moments):
+            # In place, the gradient being the only scratch space: the largest
+            # weight matrices are (n_features x n_components) and this runs
+            # once per minibatch.
+            for param, grad, m, v in _blocks(*arrays):
+                # m = b1 m + (1 - b1) g, without a temporary
+                m -= grad
+                m *= b1
+                m += grad
+                # v = b2 v + (1 - b2) g^2 = v + (1 - b2) (g^2 - v)
+                np.multiply(grad, grad, out=grad)
+                grad -= v
+                grad *= 1 - b2
+                v += grad
+                np.sqrt(v, out=grad)
+                grad += self.epsilon
+                np.divide(m, grad, out=grad)
+                grad *= step
+                param -= grad
 
 
 def make_optimizer(solver, params, *, learning_rate, momentum, beta_1, beta_2, epsilon):
