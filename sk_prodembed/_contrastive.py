@@ -217,7 +217,17 @@ class TripletObjective:
     """
 
     def __init__(
-        self, encoder, *, metric, miner, margin, mask_ratio, corruption, temperature, alpha
+        self,
+        encoder,
+        *,
+        metric,
+        miner,
+        margin,
+        mask_ratio,
+        corruption,
+        temperature,
+        unlabeled_weight,
+        alpha,
     ):
         self.encoder = encoder
         self.metric = metric
@@ -226,6 +236,7 @@ class TripletObjective:
         self.mask_ratio = mask_ratio
         self.corruption = corruption
         self.temperature = temperature
+        self.unlabeled_weight = unlabeled_weight
         self.alpha = alpha
 
     @property
@@ -271,13 +282,12 @@ class TripletObjective:
         loss = 0.0
         output_grad = np.zeros_like(Z)
         if n_labeled:
-            term, grad = self._labeled_term(Z[:n_labeled], labels[labeled])
-            loss += n_labeled / n_rows * term
-            output_grad[:n_labeled] = grad * (n_labeled / n_rows)
+            loss, output_grad[:n_labeled] = self._labeled_term(Z[:n_labeled], labels[labeled])
         if n_unlabeled:
             term, grad = self._unlabeled_term(Z[n_labeled:])
-            loss += n_unlabeled / n_rows * term
-            output_grad[n_labeled:] = grad * (n_unlabeled / n_rows)
+            weight = self.unlabeled_weight if n_labeled else 1.0
+            loss += weight * term
+            output_grad[n_labeled:] = grad * weight
         if not need_gradient:
             return loss, None
         grads, _ = self.encoder.backward(outputs, output_grad)

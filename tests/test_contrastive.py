@@ -152,12 +152,12 @@ def test_leave_one_out_precision_matches_a_loop():
     assert np.isnan(leave_one_out_precision(E, np.full(30, -1), "euclidean"))
 
 
-def _objective(metric, miner, margin, seed=0):
+def _objective(metric, miner, margin, seed=0, unlabeled_weight=0.7):
     rng = np.random.RandomState(seed)
     encoder = MLP.initialize([10, 6, 4], "tanh", "tanh", np.float64, rng)
     return TripletObjective(
         encoder, metric=metric, miner=miner, margin=margin, mask_ratio=0.3,
-        corruption="zero", temperature=0.5, alpha=0.1,
+        corruption="zero", temperature=0.5, unlabeled_weight=unlabeled_weight, alpha=0.1,
     )
 
 
@@ -191,16 +191,18 @@ def test_objective_gradient_matches_numerical_gradient(metric, miner, margin, sp
     assert check_grad(loss, grad, theta0) < 1e-5 * max(1.0, np.abs(grad(theta0)).max())
 
 
-def test_objective_weights_terms_by_their_share_of_rows():
+def test_objective_adds_the_weighted_self_supervised_term():
     rng = np.random.RandomState(0)
     X = rng.rand(12, 10)
     labels = np.array([0, 0, 0, 1, 1, 1, -1, -1, -1, -1, -1, -1])
-    objective = _objective("cosine", "batch_hard", 0.5)
+    objective = _objective("cosine", "batch_hard", 0.5, unlabeled_weight=0.25)
     objective.alpha = 0.0
     both, _ = objective.loss_and_gradient(X, labels, np.random.RandomState(3))
     labeled_only, _ = objective.loss_and_gradient(X[:6], labels[:6], np.random.RandomState(3))
+    # Without labeled rows the self-supervised term is the whole loss, unweighted.
     unlabeled_only, _ = objective.loss_and_gradient(X[6:], labels[6:], np.random.RandomState(3))
-    assert both == pytest.approx(0.5 * labeled_only + 0.5 * unlabeled_only)
+    assert labeled_only > 0 and unlabeled_only > 0
+    assert both == pytest.approx(labeled_only + 0.25 * unlabeled_only)
 
 
 def test_validation_score_is_precision_or_self_supervised_loss():

@@ -158,7 +158,7 @@ def test_fully_unlabeled_fit_is_self_supervised():
     model = _fit(_small(max_iter=20, tol=0, n_iter_no_change=20), X, unlabeled)
     assert model.classes_.size == 0
     curve = model.loss_curve_
-    assert np.mean(curve[-3:]) < np.mean(curve[:3]) - 0.5  # NT-Xent goes down
+    assert np.mean(curve[-3:]) < np.mean(curve[:3]) - 0.05  # NT-Xent goes down
     stopped = _fit(_small(max_iter=3, early_stopping=True), X, unlabeled)
     assert all(s < 0 for s in stopped.validation_scores_)  # minus the NT-Xent loss
 
