@@ -44,7 +44,7 @@ def l2_normalize(Z):
 
 
 def l2_normalize_backward(E, norms, grad_E):
-    """Gradient with respect to ``Z`` of a loss of ``E = Z / ||Z||``, given its gradient in ``E``."""
+    """Gradient in ``Z`` of a loss of ``E = Z / ||Z||``, given its gradient in ``E``."""
     radial = np.einsum("ij,ij->i", grad_E, E)[:, None]
     return (grad_E - radial * E) / norms
 
@@ -200,8 +200,10 @@ def _stack_rows(blocks):
 class TripletObjective:
     """Mined triplet loss on labeled rows plus NT-Xent on masked views of unlabeled rows.
 
-    The two terms are weighted by their share of the batch's rows, and the L2
-    penalty of the encoder is added as in scikit-learn's MLP.
+    The loss of a batch is the mean triplet loss of its labeled rows plus
+    ``unlabeled_weight`` times the NT-Xent loss of its unlabeled rows (the
+    NT-Xent loss alone, unweighted, when no row is labeled), plus the L2
+    penalty of the encoder as in scikit-learn's MLP.
 
     Parameters
     ----------
@@ -213,6 +215,7 @@ class TripletObjective:
     mask_ratio : float
     corruption : {"zero", "marginal"}
     temperature : float
+    unlabeled_weight : float
     alpha : float
     """
 

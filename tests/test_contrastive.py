@@ -48,7 +48,10 @@ def test_triplet_loss_value_matches_a_loop(metric, margin):
     terms = []
     for a, p, n in zip(*triples):
         difference = _distance(E[a], E[p], metric) - _distance(E[a], E[n], metric)
-        terms.append(np.log1p(np.exp(difference)) if margin is None else max(difference + margin, 0))
+        if margin is None:
+            terms.append(np.log1p(np.exp(difference)))
+        else:
+            terms.append(max(difference + margin, 0))
     assert len(terms) > 10
     assert loss == pytest.approx(np.mean(terms))
 
@@ -162,7 +165,9 @@ def _objective(metric, miner, margin, seed=0, unlabeled_weight=0.7):
 
 
 @pytest.mark.parametrize("metric", METRICS)
-@pytest.mark.parametrize("miner, margin", [("batch_hard", 0.5), ("semi_hard", None), ("batch_all", 0.5)])
+@pytest.mark.parametrize(
+    "miner, margin", [("batch_hard", 0.5), ("semi_hard", None), ("batch_all", 0.5)]
+)
 @pytest.mark.parametrize("sparse", [False, True])
 def test_objective_gradient_matches_numerical_gradient(metric, miner, margin, sparse):
     rng = np.random.RandomState(1)

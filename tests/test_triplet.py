@@ -25,8 +25,8 @@ def _catalog(n_per_class=30, n_classes=5, seed=0, dtype=np.float64):
     labels = np.repeat(np.arange(n_classes), n_per_class)
     X = sp.lil_matrix((len(labels), N_NOISE_WORDS + n_classes * WORDS_PER_CLASS))
     for i, c in enumerate(labels):
-        class_words = N_NOISE_WORDS + c * WORDS_PER_CLASS + rng.choice(WORDS_PER_CLASS, 2, replace=False)
-        X[i, class_words] = rng.uniform(0.5, 1.0, 2)
+        first_word = N_NOISE_WORDS + c * WORDS_PER_CLASS
+        X[i, first_word + rng.choice(WORDS_PER_CLASS, 2, replace=False)] = rng.uniform(0.5, 1.0, 2)
         X[i, rng.choice(N_NOISE_WORDS, 4, replace=False)] = rng.uniform(0.5, 1.5, 4)
     return X.tocsr().astype(dtype), labels
 
@@ -89,7 +89,9 @@ def test_sparse_and_dense_input_give_the_same_embedding():
     X, y = _catalog()
     sparse_model = _fit(_small(max_iter=3), X, y)
     dense_model = _fit(_small(max_iter=3), X.toarray(), y)
-    np.testing.assert_allclose(sparse_model.transform(X), dense_model.transform(X.toarray()), atol=1e-6)
+    np.testing.assert_allclose(
+        sparse_model.transform(X), dense_model.transform(X.toarray()), atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -145,7 +147,8 @@ def test_partial_fit_matches_fit_epoch_by_epoch():
 
 def test_early_stopping_records_validation_precision_and_restores_the_best():
     X, y = _catalog()
-    model = _fit(_small(early_stopping=True, validation_fraction=0.2, max_iter=8, n_iter_no_change=2), X, y)
+    params = dict(early_stopping=True, validation_fraction=0.2, max_iter=8, n_iter_no_change=2)
+    model = _fit(_small(**params), X, y)
     scores = model.validation_scores_
     assert len(scores) == model.n_iter_
     assert all(0 <= s <= 1 for s in scores)
@@ -176,21 +179,41 @@ def test_semi_supervised_fit_learns_from_its_few_labels():
 def _autoencoder(X, **params):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return MaskedAutoencoderEmbedder(n_components=8, max_iter=3, random_state=0, **params).fit(X)
+        autoencoder = MaskedAutoencoderEmbedder(n_components=8, max_iter=3, random_state=0)
+        return autoencoder.set_params(**params).fit(X)
 
 
 def test_encoder_init_starts_from_the_autoencoder_without_changing_it():
     X, y = _catalog()
     autoencoder = _autoencoder(X)
     before = [W.copy() for W in autoencoder.encoder_.params]
-    frozen_step = _fit(_small(encoder_init=autoencoder, learning_rate_init=1e-12, max_iter=1), X, y)
-    for W, W0 in zip(frozen_step.encoder_.params, before):
+    tiny_step = dict(learning_rate_init=1e-12, max_iter=1)
+    unscaled = _fit(_small(encoder_init=autoencoder, encoder_init_scale=1.0, **tiny_step), X, y)
+    for W, W0 in zip(unscaled.encoder_.params, before):
         np.testing.assert_allclose(W, W0, atol=1e-9)
     tuned = _fit(_small(encoder_init=autoencoder, max_iter=5), X, y)
-    assert not np.allclose(tuned.encoder_.coefs[0], before[0])
+    assert not np.allclose(tuned.encoder_.coefs[0], 0.1 * before[0])
     for W, W0 in zip(autoencoder.encoder_.params, before):
         np.testing.assert_array_equal(W, W0)
     assert tuned.encoder_.coefs[0] is not autoencoder.encoder_.coefs[0]
+
+
+def test_encoder_init_scale_shrinks_the_embedding_layer_and_keeps_its_directions():
+    X, y = _catalog()
+    autoencoder = _autoencoder(X, hidden_layer_sizes=(6,))
+    hidden_before, last_before = autoencoder.encoder_.coefs
+    params = dict(hidden_layer_sizes=(6,), learning_rate_init=1e-12, max_iter=1)
+    scaled = _fit(_small(encoder_init=autoencoder, **params), X, y)
+    hidden, last = scaled.encoder_.coefs
+    np.testing.assert_allclose(hidden, hidden_before, atol=1e-9)  # hidden layers as they were
+    np.testing.assert_allclose(last, 0.1 * last_before, atol=1e-9)
+    np.testing.assert_allclose(
+        scaled.encoder_.intercepts[-1], 0.1 * autoencoder.encoder_.intercepts[-1], atol=1e-9
+    )
+    original = autoencoder.transform(X)
+    original /= np.linalg.norm(original, axis=1, keepdims=True)
+    cosines = np.sum(original * scaled.transform(X), axis=1)
+    assert cosines.min() > 0.95
 
 
 def test_encoder_init_is_cast_to_the_input_dtype():
@@ -210,7 +233,9 @@ def test_encoder_init_is_cast_to_the_input_dtype():
         ({}, {}, slice(0, 50)),  # input width
     ],
 )
-def test_encoder_init_with_another_shape_is_a_clear_error(autoencoder_params, triplet_params, fit_columns):
+def test_encoder_init_with_another_shape_is_a_clear_error(
+    autoencoder_params, triplet_params, fit_columns
+):
     X, y = _catalog()
     params = {"n_components": 8, **autoencoder_params}
     with warnings.catch_warnings():
@@ -218,7 +243,8 @@ def test_encoder_init_with_another_shape_is_a_clear_error(autoencoder_params, tr
         autoencoder = MaskedAutoencoderEmbedder(max_iter=1, random_state=0, **params).fit(X)
     X_fit = X if fit_columns is None else X[:, fit_columns]
     model = _small(encoder_init=autoencoder, **triplet_params)
-    with pytest.raises(ValueError, match=r"encoder_init has an encoder of layer sizes \[.*needs layer sizes \["):
+    message = r"encoder_init has an encoder of layer sizes \[.*needs layer sizes \["
+    with pytest.raises(ValueError, match=message):
         model.fit(X_fit, y)
     assert not hasattr(model, "encoder_")
 
@@ -246,7 +272,7 @@ def test_clone_keeps_the_fitted_encoder_init():
         (np.r_[np.zeros(149, dtype=int), -1], "at least two classes"),
         (np.arange(150), "single row"),
         (np.r_[0.0, 1.0, np.nan, np.ones(147)], "missing label"),
-        (np.r_[np.array(["a", None], dtype=object), np.array(["b"] * 148, dtype=object)], "missing label"),
+        (np.array(["a", None] + ["b"] * 148, dtype=object), "missing label"),
         (np.r_[0, 1] * 74, "inconsistent numbers of samples"),
         (np.linspace(0, 1, 150), "Unknown label type"),
     ],
@@ -283,7 +309,8 @@ def test_score_is_leave_one_out_precision_at_10_ignoring_unlabeled_rows():
 
 def test_grid_search_selects_by_score():
     X, y = _catalog()
-    search = GridSearchCV(_small(max_iter=5), {"n_components": [2, 8], "miner": ["batch_hard", "batch_all"]}, cv=3)
+    grid = {"n_components": [2, 8], "miner": ["batch_hard", "batch_all"]}
+    search = GridSearchCV(_small(max_iter=5), grid, cv=3)
     _fit(search, X, y)
     assert search.best_score_ > 0.5
     assert set(search.cv_results_["params"][0]) == {"n_components", "miner"}
