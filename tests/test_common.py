@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sk_prodembed import MaskedAutoencoderEmbedder
+from sk_prodembed import MaskedAutoencoderEmbedder, TripletEmbedder
 
 
 def _estimators():
@@ -15,6 +15,16 @@ def _estimators():
             hidden_layer_sizes=(4,),
             corruption="marginal",
             loss="mse",
+            early_stopping=True,
+            max_iter=5,
+            random_state=0,
+        ),
+        TripletEmbedder(n_components=2, max_iter=5, random_state=0),
+        TripletEmbedder(
+            n_components=2,
+            hidden_layer_sizes=(4,),
+            metric="euclidean",
+            miner="semi_hard",
             early_stopping=True,
             max_iter=5,
             random_state=0,
