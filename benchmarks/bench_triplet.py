@@ -3,8 +3,8 @@
 Follows the category-precision protocol of ../shared/data/README.md on both shared catalogs:
 
 1. TripletEmbedder(64) with default parameters on all training rows, against
-   NeighborhoodComponentsAnalysis(64) on TruncatedSVD(128) of 3,000 training rows (its
-   O(n^2) cost allows no more), with fit times.
+   NeighborhoodComponentsAnalysis(64) on TruncatedSVD(128) of 3,000 training rows (a
+   stratified sample; its O(n^2) cost allows no more), with fit times.
 2. Label scarcity: with 2%, 10% and 100% of the training labels kept (a random subset; the
    others become -1), the test precision@10 of TripletEmbedder trained from scratch on the
    labeled rows, semi-supervised on all rows, fine-tuned on the labeled rows from a
@@ -22,6 +22,7 @@ import warnings
 import numpy as np
 from sklearn.decomposition import TruncatedSVD
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
 from sklearn.neighbors import NeighborhoodComponentsAnalysis
 from sklearn.pipeline import make_pipeline
 
@@ -51,7 +52,9 @@ def _fit_transform(model, X_train, X_test, y_train=None):
 def compare_with_nca(X_train, X_test, y_train, y_test):
     """Rows (method, precision@10, fit seconds) of part 1."""
     rows = [("raw TF-IDF", precision_at_10(X_test, y_test), 0.0)]
-    subset = np.random.RandomState(0).choice(X_train.shape[0], NCA_TRAINING_ROWS, replace=False)
+    subset, _ = train_test_split(
+        np.arange(X_train.shape[0]), train_size=NCA_TRAINING_ROWS, stratify=y_train, random_state=0
+    )
     nca = make_pipeline(
         TruncatedSVD(128, random_state=0), NeighborhoodComponentsAnalysis(64, random_state=0)
     )
