@@ -9,7 +9,6 @@ from sklearn.base import _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
 
 from ._base import BaseEmbedder
 from ._contrastive import TripletObjective, l2_normalize, leave_one_out_precision
@@ -432,14 +431,6 @@ class TripletEmbedder(BaseEmbedder):
         if self.metric == "cosine":
             embedding = l2_normalize(embedding)[0]
         return embedding
-
-    def _fit(self, X, y, incremental):
-        # The matrices of a step are small (a few hundred rows by
-        # n_components): threaded BLAS only adds synchronisation, which costs
-        # 5-10x the run time once other processes compete for the cores (as
-        # KMeans does, sklearn runs such loops single-threaded).
-        with threadpool_limits(limits=1, user_api="blas"):
-            return super()._fit(X, y, incremental)
 
     # -- public API --------------------------------------------------------
 
