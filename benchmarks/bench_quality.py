@@ -89,7 +89,8 @@ def timed_with_deadline(make_model, X_train, X_test, y_train, seconds_allowed):
 def stratified_subset(y, n_rows, min_class_rows=2):
     """Indices of a stratified subset of about ``n_rows`` rows, without classes under
     ``min_class_rows`` rows in it."""
-    if n_rows >= y.shape[0]:
+    if n_rows > y.shape[0] - len(np.unique(y)):
+        # train_test_split needs at least one left-out row per class
         subset = np.arange(y.shape[0])
     else:
         subset, _ = train_test_split(
@@ -124,7 +125,7 @@ def largest_fit_within(make_model, X_train, X_test, y_train, budget, start_rows,
 
     while True:
         n_fitted, seconds = attempt(n_rows)
-        if seconds is None or n_rows >= n_max:
+        if seconds is None or n_fitted >= n_max:
             break
         exponent = 2.0
         if len(fitted) >= 2 and fitted[-2][2] > 1.0:
