@@ -72,3 +72,15 @@ def test_dtype_and_determinism(sparse, dtype):
 def test_unknown_corruption():
     with pytest.raises(ValueError, match="gaussian"):
         corrupt(_dense(), 0.5, "gaussian", np.random.RandomState(0))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_zero_masking_is_the_same_for_dense_and_sparse_forms(dtype):
+    # Only stored (non-zero) entries draw a mask, in row-major order, so a
+    # model trains identically on the dense and CSR forms of the same data.
+    X = sp.random(300, 40, density=0.2, format="csr", random_state=0, dtype=dtype)
+    dense = corrupt(X.toarray(), 0.5, "zero", np.random.RandomState(7))
+    sparse = corrupt(X, 0.5, "zero", np.random.RandomState(7))
+    assert dense.dtype == sparse.dtype == dtype
+    np.testing.assert_array_equal(dense, sparse.toarray())
+    assert 0.4 < sparse.nnz / X.nnz < 0.6
