@@ -66,9 +66,13 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
         Bengio, 2011): each training batch reconstructs only the features
         present in the batch plus this many features drawn at random among
         the absent ones, reweighted so the loss is estimated without bias
-        (``"mse"``) or consistently (the ``"multinomial"`` normaliser). The
-        cost of a step then grows with the number of stored entries rather
-        than with the vocabulary. None reconstructs every feature.
+        (``"mse"``) or consistently (the ``"multinomial"`` normaliser). Each
+        step then updates only the weights the batch touches: the encoder
+        rows of the features stored in the batch and the decoder columns it
+        reconstructs, with their share of the L2 penalty (lazy updates, as
+        TensorFlow's LazyAdam and PyTorch's SparseAdam), so the cost of a
+        step grows with the number of stored entries rather than with the
+        vocabulary. None reconstructs every feature.
         ``"auto"`` samples 2048 features for sparse input with more than
         8192 features, where the full reconstruction dominates the cost,
         and reconstructs every feature otherwise. :meth:`score` and early
@@ -269,6 +273,9 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
             "identity",
             X.dtype,
             rng,
+            # Reconstruction sampling reads and updates a few output columns
+            # per batch.
+            column_major_output=self._n_sampled_features(X) is not None,
         )
         return {"encoder": encoder, "decoder": decoder}
 

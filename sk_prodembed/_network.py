@@ -10,6 +10,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg.blas import get_blas_funcs
 
+from ._indexed import IndexedGradient
+
 
 def _tanh_inplace(Z):
     np.tanh(Z, out=Z)
@@ -82,10 +84,23 @@ class MLP:
 
     @classmethod
     def initialize(
-        cls, layer_sizes, hidden_activation, output_activation, dtype, rng
+        cls,
+        layer_sizes,
+        hidden_activation,
+        output_activation,
+        dtype,
+        rng,
+        column_major_output=False,
     ):
         """Glorot-uniform weights and zero biases (the biases of sklearn's MLP are
-        uniform too; zero keeps a linear identity network an exact linear map)."""
+        uniform too; zero keeps a linear identity network an exact linear map).
+
+        ``column_major_output`` stores the last layer's weights column by
+        column (Fortran order; same shape and values), for a network that
+        reads and updates a few output columns at a time (``output_columns``):
+        gathering 3,000 of 262,144 columns of a 64-row matrix then takes
+        0.1 ms instead of 1.3 ms.
+        """
         coefs, intercepts = [], []
         for fan_in, fan_out in zip(layer_sizes[:-1], layer_sizes[1:]):
             # Glorot & Bengio (2010); the factor 2 for sigmoid-like units is not
@@ -93,6 +108,8 @@ class MLP:
             bound = np.sqrt(6.0 / (fan_in + fan_out))
             coefs.append(rng.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype))
             intercepts.append(np.zeros(fan_out, dtype=dtype))
+        if column_major_output:
+            coefs[-1] = np.asfortranarray(coefs[-1])
         return cls(coefs, intercepts, hidden_activation, output_activation)
 
     @property
@@ -110,7 +127,7 @@ class MLP:
 
     def copy(self):
         return MLP(
-            [W.copy() for W in self.coefs],
+            [W.copy(order="K") for W in self.coefs],
             [b.copy() for b in self.intercepts],
             self.hidden_activation,
             self.output_activation,
@@ -146,7 +163,14 @@ class MLP:
         """Output of the last layer only."""
         return self.forward(X)[-1]
 
-    def backward(self, outputs, output_grad, need_input_grad=False, output_columns=None):
+    def backward(
+        self,
+        outputs,
+        output_grad,
+        need_input_grad=False,
+        output_columns=None,
+        indexed_grads=False,
+    ):
         """Backpropagate ``output_grad`` (d loss / d last output) through the network.
 
         Parameters
@@ -162,10 +186,16 @@ class MLP:
         output_columns : ndarray of int, default=None
             As given to :meth:`forward`. The gradients of the last layer are
             then zero outside those columns.
+        indexed_grads : bool, default=False
+            Return the gradients that are zero outside a few slices as
+            :class:`IndexedGradient`: the first layer's with a sparse input
+            (only the rows of the features stored in the batch), and the
+            last layer's with ``output_columns``. Otherwise every gradient is
+            a dense array.
 
         Returns
         -------
-        grads : list of ndarray
+        grads : list of ndarray or IndexedGradient
             Gradients in the order of :attr:`params`.
         input_grad : ndarray or None
         """
@@ -178,18 +208,23 @@ class MLP:
             DERIVATIVES[self._activation_name(layer)](outputs[layer + 1], delta)
             A_prev = outputs[layer]
             W, _ = self._layer_params(layer, output_columns)
-            if sp.issparse(A_prev):
+            if sp.issparse(A_prev) and indexed_grads:
+                coef_grad = _stored_rows_gradient(A_prev, delta)
+            elif sp.issparse(A_prev):
                 coef_grad = np.asarray(A_prev.T @ delta)
             else:
                 coef_grad = A_prev.T @ delta
             intercept_grad = delta.sum(axis=0)
             if output_columns is not None and layer == n_layers - 1:
-                coef_grads[layer] = np.zeros_like(self.coefs[layer])
-                coef_grads[layer][:, output_columns] = coef_grad
-                intercept_grads[layer] = np.zeros_like(self.intercepts[layer])
-                intercept_grads[layer][output_columns] = intercept_grad
-            else:
-                coef_grads[layer], intercept_grads[layer] = coef_grad, intercept_grad
+                if indexed_grads:
+                    coef_grad = IndexedGradient(output_columns, coef_grad, axis=1)
+                    intercept_grad = IndexedGradient(output_columns, intercept_grad)
+                else:
+                    coef_grad = _scatter_columns(coef_grad, output_columns, self.coefs[layer])
+                    intercept_grad = _scatter_columns(
+                        intercept_grad, output_columns, self.intercepts[layer]
+                    )
+            coef_grads[layer], intercept_grads[layer] = coef_grad, intercept_grad
             if layer > 0 or need_input_grad:
                 delta = delta @ W.T
                 if layer == 0:
@@ -202,13 +237,41 @@ class MLP:
         ``grads`` is in :attr:`params` order; biases are not penalised. The
         division by the batch size follows scikit-learn's MLP, so values of
         ``alpha`` carry over from it. Returns the penalty's value.
+
+        An :class:`IndexedGradient` gets the penalty of the slices it
+        touches only (the lazy L2 penalty of sparse updates, as in embedding
+        lookups), and only those count in the returned value.
         """
         if alpha == 0:
             return 0.0
         scale = alpha / n_samples
+        squared_norm = 0.0
         for W, grad in zip(self.coefs, grads):
+            if isinstance(grad, IndexedGradient):
+                W = grad.take(W)
+                grad = grad.values
             _add_scaled(grad, W, scale)
-        return 0.5 * scale * sum(float(np.vdot(W, W)) for W in self.coefs)
+            squared_norm += float(np.vdot(W, W))
+        return 0.5 * scale * squared_norm
+
+
+def _stored_rows_gradient(X, delta):
+    """``X.T @ delta`` for a CSR ``X``, as an :class:`IndexedGradient` over the
+    columns of ``X`` that hold a stored entry: the cost follows ``X.nnz``, not
+    ``X.shape[1]``."""
+    rows = np.unique(X.indices)
+    compact = sp.csr_matrix(
+        (X.data, np.searchsorted(rows, X.indices), X.indptr),
+        shape=(X.shape[0], rows.shape[0]),
+    )
+    return IndexedGradient(rows, np.asarray(compact.T @ delta))
+
+
+def _scatter_columns(values, columns, like):
+    """A zero array shaped like ``like`` holding ``values`` at ``columns`` of its last axis."""
+    dense = np.zeros_like(like)
+    dense[..., columns] = values
+    return dense
 
 
 def _add_scaled(y, x, scale):

@@ -10,9 +10,18 @@ every pass of an update over a block then stays in the core's cache, instead
 of streaming the whole (n_features x n_components) matrices through memory
 once per pass. Each entry sees exactly the same operations as without
 blocks.
+
+A gradient given as an :class:`~sk_prodembed._indexed.IndexedGradient` gets a
+lazy update: only its slices of the parameter and of the optimizer's state
+move (TensorFlow's LazyAdam, PyTorch's SparseAdam). The untouched slices keep
+their momentum for the next batch that touches them, instead of decaying it
+and drifting on it at every step; the bias correction still counts every
+step.
 """
 
 import numpy as np
+
+from ._indexed import IndexedGradient
 
 # Entries per block: the four arrays of an Adam update of this many float32
 # entries (1 MiB) fit in a 2 MiB L2 cache with room to spare, and blocks this
@@ -21,17 +30,52 @@ _BLOCK_SIZE = 1 << 16
 
 
 def _blocks(*arrays):
-    """Yield aligned slices of ``arrays`` (same shape, C-contiguous) of ``_BLOCK_SIZE`` entries.
+    """Yield aligned slices of ``arrays`` (same shape, all C- or all
+    F-contiguous) of ``_BLOCK_SIZE`` entries.
 
-    Arrays that are not all C-contiguous are yielded whole, since a flat view
-    of them would be a copy and the in-place updates would be lost.
+    Arrays of mixed or non-contiguous layouts are yielded whole, since a flat
+    view of them would be a copy and the in-place updates would be lost.
     """
-    if not all(a.flags.c_contiguous for a in arrays) or arrays[0].size <= _BLOCK_SIZE:
+    if all(a.flags.c_contiguous for a in arrays):
+        order = "C"
+    elif all(a.flags.f_contiguous for a in arrays):
+        order = "F"
+    else:
+        order = None
+    if order is None or arrays[0].size <= _BLOCK_SIZE:
         yield arrays
         return
-    flat = [a.reshape(-1) for a in arrays]
+    flat = [a.reshape(-1, order=order) for a in arrays]
     for start in range(0, flat[0].shape[0], _BLOCK_SIZE):
         yield tuple(a[start : start + _BLOCK_SIZE] for a in flat)
+
+
+def _zeros_like(param):
+    """Zero state for ``param``, in its memory layout.
+
+    Unlike ``np.zeros_like``, the pages are not written: the operating system
+    maps zero pages on demand, so the state of weights that lazy updates
+    never touch costs neither time nor memory.
+    """
+    order = "F" if param.flags.f_contiguous and not param.flags.c_contiguous else "C"
+    return np.zeros(param.shape, param.dtype, order=order)
+
+
+def _each_update(params, grads, *states):
+    """Yield ``(param, grad, *state)`` blocks to update in place.
+
+    For an :class:`IndexedGradient`, the blocks are copies of the touched
+    slices, written back into the parameter and states once updated.
+    """
+    for param, grad, *state in zip(params, grads, *states):
+        if isinstance(grad, IndexedGradient):
+            arrays = [grad.take(param), grad.values, *(grad.take(s) for s in state)]
+            yield from _blocks(*arrays)
+            grad.put(param, arrays[0])
+            for s, slices in zip(state, arrays[2:]):
+                grad.put(s, slices)
+        else:
+            yield from _blocks(param, grad, *state)
 
 
 class SGD:
@@ -50,23 +94,22 @@ class SGD:
         self.learning_rate = learning_rate
         self.momentum = momentum
         self.nesterov = nesterov
-        self.velocities = [np.zeros_like(p) for p in params]
+        self.velocities = [_zeros_like(p) for p in params]
 
     def update_params(self, params, grads):
         """Take one step; ``grads`` are used as scratch space and overwritten."""
         lr, mu = self.learning_rate, self.momentum
-        for arrays in zip(params, grads, self.velocities):
-            for param, grad, velocity in _blocks(*arrays):
-                grad *= lr
-                velocity *= mu
-                velocity -= grad
-                if self.nesterov:
-                    # param += mu * velocity - lr * grad
-                    param -= grad
-                    np.multiply(velocity, mu, out=grad)
-                    param += grad
-                else:
-                    param += velocity
+        for param, grad, velocity in _each_update(params, grads, self.velocities):
+            grad *= lr
+            velocity *= mu
+            velocity -= grad
+            if self.nesterov:
+                # param += mu * velocity - lr * grad
+                param -= grad
+                np.multiply(velocity, mu, out=grad)
+                param += grad
+            else:
+                param += velocity
 
 
 class Adam:
@@ -89,8 +132,8 @@ class Adam:
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.t = 0
-        self.first_moments = [np.zeros_like(p) for p in params]
-        self.second_moments = [np.zeros_like(p) for p in params]
+        self.first_moments = [_zeros_like(p) for p in params]
+        self.second_moments = [_zeros_like(p) for p in params]
 
     def update_params(self, params, grads):
         """Take one step; ``grads`` are used as scratch space and overwritten."""
@@ -98,25 +141,25 @@ class Adam:
         b1, b2 = self.beta_1, self.beta_2
         # A Python float, so that float32 parameters are not promoted.
         step = float(self.learning_rate * np.sqrt(1 - b2**self.t) / (1 - b1**self.t))
-        for arrays in zip(params, grads, self.first_moments, self.second_moments):
-            # In place, the gradient being the only scratch space: the largest
-            # weight matrices are (n_features x n_components) and this runs
-            # once per minibatch.
-            for param, grad, m, v in _blocks(*arrays):
-                # m = b1 m + (1 - b1) g, without a temporary
-                m -= grad
-                m *= b1
-                m += grad
-                # v = b2 v + (1 - b2) g^2 = v + (1 - b2) (g^2 - v)
-                np.multiply(grad, grad, out=grad)
-                grad -= v
-                grad *= 1 - b2
-                v += grad
-                np.sqrt(v, out=grad)
-                grad += self.epsilon
-                np.divide(m, grad, out=grad)
-                grad *= step
-                param -= grad
+        # In place, the gradient being the only scratch space: the largest
+        # weight matrices are (n_features x n_components) and this runs once
+        # per minibatch.
+        states = (self.first_moments, self.second_moments)
+        for param, grad, m, v in _each_update(params, grads, *states):
+            # m = b1 m + (1 - b1) g, without a temporary
+            m -= grad
+            m *= b1
+            m += grad
+            # v = b2 v + (1 - b2) g^2 = v + (1 - b2) (g^2 - v)
+            np.multiply(grad, grad, out=grad)
+            grad -= v
+            grad *= 1 - b2
+            v += grad
+            np.sqrt(v, out=grad)
+            grad += self.epsilon
+            np.divide(m, grad, out=grad)
+            grad *= step
+            param -= grad
 
 
 def make_optimizer(solver, params, *, learning_rate, momentum, beta_1, beta_2, epsilon):

@@ -7,6 +7,8 @@ objective the training engine expects.
 import numpy as np
 import scipy.sparse as sp
 
+from sklearn.utils.random import sample_without_replacement
+
 from ._losses import RECONSTRUCTION_LOSSES
 from ._masking import corrupt, split_missing
 
@@ -55,17 +57,31 @@ class MaskedReconstruction:
         return self.encoder.params + self.decoder.params
 
     def _sample_columns(self, X, rng):
-        """Features reconstructed for this batch, and the weight of each."""
+        """Features reconstructed for this batch, and the weight of each.
+
+        The cost follows the batch's stored entries, not the vocabulary: the
+        sampled absent features are drawn as ranks among the absent ones and
+        mapped to feature indices through the sorted present ones.
+        """
         n_features = X.shape[1]
-        present = np.zeros(n_features, dtype=bool)
-        present[X.indices if sp.issparse(X) else np.flatnonzero(X.any(axis=0))] = True
-        absent = np.flatnonzero(~present)
-        if self.n_sampled_features >= absent.shape[0]:
+        if sp.issparse(X):
+            present = np.unique(X.indices)
+        else:
+            present = np.flatnonzero(X.any(axis=0))
+        n_absent = n_features - present.shape[0]
+        if self.n_sampled_features >= n_absent:
             return None, None
-        sampled = rng.choice(absent, self.n_sampled_features, replace=False)
-        columns = np.concatenate([np.flatnonzero(present), sampled])
+        ranks = sample_without_replacement(
+            n_absent, self.n_sampled_features, random_state=rng
+        )
+        # The absent feature of rank r is r + (number of present features
+        # before it); present[j] - j counts the absent features before present[j].
+        sampled = ranks + np.searchsorted(
+            present - np.arange(present.shape[0]), ranks, side="right"
+        )
+        columns = np.concatenate([present, sampled])
         weights = np.ones(columns.shape[0], dtype=X.dtype)
-        weights[-sampled.shape[0] :] = absent.shape[0] / sampled.shape[0]
+        weights[present.shape[0] :] = n_absent / self.n_sampled_features
         return columns, weights
 
     def _forward_loss(self, X, rng, need_gradient):
@@ -86,10 +102,20 @@ class MaskedReconstruction:
         )
         if not need_gradient:
             return loss, None
+        # With reconstruction sampling, a step updates only the weights the
+        # batch touches (see _indexed.py), so its cost follows the stored
+        # entries too.
+        lazy = self.n_sampled_features is not None
         decoder_grads, code_grad = self.decoder.backward(
-            decoder_outputs, output_grad, need_input_grad=True, output_columns=columns
+            decoder_outputs,
+            output_grad,
+            need_input_grad=True,
+            output_columns=columns,
+            indexed_grads=lazy,
         )
-        encoder_grads, _ = self.encoder.backward(encoder_outputs, code_grad)
+        encoder_grads, _ = self.encoder.backward(
+            encoder_outputs, code_grad, indexed_grads=lazy
+        )
         n_samples = X.shape[0]
         loss += self.encoder.add_l2_penalty(encoder_grads, self.alpha, n_samples)
         loss += self.decoder.add_l2_penalty(decoder_grads, self.alpha, n_samples)

@@ -3,6 +3,8 @@
 import numpy as np
 from scipy.optimize import check_grad
 
+from sk_prodembed._indexed import densify
+
 
 def objective_gradient_error(objective, X, y, seed=7):
     """``check_grad`` of ``objective.loss_and_gradient`` with respect to ``objective.params``.
@@ -32,7 +34,7 @@ def objective_gradient_error(objective, X, y, seed=7):
     def gradient(theta):
         set_params(theta)
         grads = objective.loss_and_gradient(X, y, np.random.RandomState(seed))[1]
-        return np.concatenate([g.ravel() for g in grads])
+        return np.concatenate([densify(g, p).ravel() for g, p in zip(grads, params)])
 
     theta0 = np.concatenate([p.ravel() for p in params])
     error = check_grad(loss, gradient, theta0)

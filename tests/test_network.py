@@ -118,3 +118,39 @@ def test_copy_is_independent():
     clone = network.copy()
     clone.coefs[0] += 1
     assert not np.allclose(clone.coefs[0], network.coefs[0])
+
+
+@pytest.mark.parametrize("column_major_output", [False, True])
+def test_indexed_gradients_equal_the_dense_ones(column_major_output):
+    # Sparse input: the first layer's gradient covers the stored features
+    # only; output_columns: the last layer's covers those columns only. Dense
+    # equivalents, with zeros elsewhere, must be the same numbers.
+    from sk_prodembed._indexed import IndexedGradient, densify
+
+    rng = np.random.RandomState(0)
+    X = sp.random(8, 30, density=0.1, format="csr", random_state=1)
+    network = MLP.initialize(
+        [30, 4, 25], "tanh", "identity", np.float64, rng, column_major_output
+    )
+    assert network.coefs[-1].flags.f_contiguous == column_major_output
+    columns = np.array([20, 3, 7, 11])
+    outputs = network.forward(X, output_columns=columns)
+    output_grad = rng.randn(8, 4)
+    dense, _ = network.backward(outputs, output_grad.copy(), output_columns=columns)
+    indexed, _ = network.backward(
+        outputs, output_grad.copy(), output_columns=columns, indexed_grads=True
+    )
+    assert isinstance(indexed[0], IndexedGradient)  # first layer, sparse input
+    np.testing.assert_array_equal(indexed[0].index, np.unique(X.indices))
+    assert isinstance(indexed[1], IndexedGradient)  # last layer, output columns
+    assert isinstance(indexed[3], IndexedGradient)  # last layer's intercept
+    for d, i, param in zip(dense, indexed, network.params):
+        np.testing.assert_allclose(densify(i, param), d, rtol=1e-12, atol=1e-15)
+
+    # The lazy L2 penalty covers the touched slices only.
+    penalty = network.add_l2_penalty(indexed, alpha=0.5, n_samples=8)
+    W0, W1 = network.coefs
+    rows, cols = np.unique(X.indices), columns
+    expected = 0.5 * 0.5 / 8 * (np.sum(W0[rows] ** 2) + np.sum(W1[:, cols] ** 2))
+    assert penalty == pytest.approx(expected)
+    np.testing.assert_allclose(indexed[0].values - dense[0][rows], 0.5 / 8 * W0[rows])

@@ -70,3 +70,59 @@ def test_optimizers_minimise_a_quadratic(solver):
 def test_unknown_solver():
     with pytest.raises(ValueError, match="lbfgs"):
         make_optimizer("lbfgs", [], learning_rate=1, momentum=0, beta_1=0, beta_2=0, epsilon=1)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+@pytest.mark.parametrize("axis", [0, 1])
+def test_indexed_gradient_updates_only_its_slices(solver, axis):
+    # Lazy update: the touched slices follow the optimizer exactly as a
+    # parameter holding only them would; the others do not move at all, even
+    # when an earlier step gave them momentum.
+    from sk_prodembed._indexed import IndexedGradient
+
+    rng = np.random.RandomState(0)
+    param = rng.randn(6, 5)
+    kwargs = dict(learning_rate=0.1, momentum=0.9, beta_1=0.9, beta_2=0.999, epsilon=1e-8)
+    optimizer = make_optimizer(solver, [param], **kwargs)
+    optimizer.update_params([param], [rng.randn(6, 5)])  # momentum everywhere
+
+    index = np.array([4, 1])
+    take = (lambda a: a[index]) if axis == 0 else (lambda a: a[:, index])
+    reference = take(param).copy()
+    reference_optimizer = make_optimizer(solver, [reference], **kwargs)
+    # The reference starts from the touched slices of the optimizer's state.
+    if solver == "adam":
+        reference_optimizer.t = optimizer.t
+        names = ("first_moments", "second_moments")
+    else:
+        names = ("velocities",)
+    for name in names:
+        getattr(reference_optimizer, name)[0][...] = take(getattr(optimizer, name)[0])
+
+    before = param.copy()
+    for _ in range(3):
+        values = rng.randn(*reference.shape)
+        optimizer.update_params([param], [IndexedGradient(index, values.copy(), axis)])
+        reference_optimizer.update_params([reference], [values])
+    np.testing.assert_allclose(take(param), reference, rtol=1e-12)
+    untouched = np.setdiff1d(np.arange(param.shape[axis]), index)
+    np.testing.assert_array_equal(
+        np.take(param, untouched, axis=axis), np.take(before, untouched, axis=axis)
+    )
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_column_major_parameters_update_like_row_major_ones(solver):
+    # Large enough to be updated block by block.
+    rng = np.random.RandomState(0)
+    param_c = rng.randn(64, 3000)
+    param_f = np.asfortranarray(param_c)
+    kwargs = dict(learning_rate=0.1, momentum=0.9, beta_1=0.9, beta_2=0.999, epsilon=1e-8)
+    opt_c = make_optimizer(solver, [param_c], **kwargs)
+    opt_f = make_optimizer(solver, [param_f], **kwargs)
+    for _ in range(3):
+        grad = rng.randn(64, 3000)
+        opt_c.update_params([param_c], [grad.copy()])
+        opt_f.update_params([param_f], [np.asfortranarray(grad)])
+    assert param_f.flags.f_contiguous
+    np.testing.assert_allclose(param_f, param_c, rtol=1e-12)
