@@ -69,10 +69,11 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
         (``"mse"``) or consistently (the ``"multinomial"`` normaliser). Each
         step then updates only the weights the batch touches: the encoder
         rows of the features stored in the batch and the decoder columns it
-        reconstructs, with their share of the L2 penalty (lazy updates, as
-        TensorFlow's LazyAdam and PyTorch's SparseAdam), so the cost of a
-        step grows with the number of stored entries rather than with the
-        vocabulary. None reconstructs every feature.
+        reconstructs, with their share of the L2 penalty (lazy updates; the
+        other weights catch up on their momentum in closed form when next
+        touched and at the end of each epoch), so the cost of a step grows
+        with the number of stored entries rather than with the vocabulary.
+        None reconstructs every feature.
         ``"auto"`` samples 2048 features for sparse input with more than
         8192 features, where the full reconstruction dominates the cost,
         and reconstructs every feature otherwise. :meth:`score` and early

@@ -118,6 +118,9 @@ def _run_epoch(objective, optimizer, X, y, batches, rng):
         optimizer.update_params(params, grads)
         total_loss += loss * len(indices)
         n_seen += len(indices)
+    # Lazily updated weights catch up on the steps they skipped, so that the
+    # epoch ends with the weights dense updates would have (see _optimizers.py).
+    optimizer.flush(params)
     return total_loss / max(n_seen, 1), n_seen
 
 
