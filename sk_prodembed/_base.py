@@ -24,7 +24,6 @@ from sklearn.base import (
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
 
 from ._engine import (
     TrainingHistory,
@@ -121,13 +120,7 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         # estimator is put back exactly as it was before the call.
         saved_state = dict(self.__dict__)
         try:
-            # A training step multiplies matrices of a batch's few hundred rows
-            # by narrow layers: threaded BLAS only adds synchronisation there.
-            # Measured on the Instacart catalog (3 epochs of the autoencoder on
-            # 2 cores): 5.4 s with one BLAS thread, 26 s with two. As KMeans
-            # does, training runs single-threaded; transform keeps the threads.
-            with threadpool_limits(limits=1, user_api="blas"):
-                self._fit_unsafe(X, y, incremental)
+            self._fit_unsafe(X, y, incremental)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved_state)

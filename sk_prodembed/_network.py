@@ -8,7 +8,6 @@ given at initialisation, and every computation stays in that dtype.
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg.blas import get_blas_funcs
 
 from ._indexed import IndexedGradient
 
@@ -275,15 +274,24 @@ def _scatter_columns(values, columns, like):
 
 
 def _add_scaled(y, x, scale):
-    """``y += scale * x`` in place, in one pass and without a temporary when BLAS can."""
-    if (
-        y.dtype == x.dtype
-        and y.dtype in (np.float32, np.float64)
-        and y.flags.c_contiguous
-        and x.flags.c_contiguous
-        and y.shape == x.shape
-    ):
-        axpy = get_blas_funcs("axpy", (y,))
-        axpy(x.reshape(-1), y.reshape(-1), a=scale)
-    else:
+    """``y += scale * x`` in place, block by block so the temporary stays small.
+
+    numpy only: scipy's BLAS is a second OpenBLAS library, and alternating
+    calls between the two with several threads made each library's idle
+    threads spin against the other's work (a dense epoch at width 256 took
+    0.53 s with 2 threads against 0.28 s with 1; without the scipy call,
+    0.21 s).
+    """
+    if y.shape != x.shape or not (y.flags.c_contiguous and x.flags.c_contiguous):
         y += scale * x
+        return
+    flat_y, flat_x = y.reshape(-1), x.reshape(-1)
+    scratch = np.empty(min(flat_y.shape[0], _ADD_BLOCK), dtype=y.dtype)
+    for start in range(0, flat_y.shape[0], _ADD_BLOCK):
+        block_x = flat_x[start : start + _ADD_BLOCK]
+        block = scratch[: block_x.shape[0]]
+        np.multiply(block_x, scale, out=block, casting="same_kind")
+        flat_y[start : start + _ADD_BLOCK] += block
+
+
+_ADD_BLOCK = 1 << 16
