@@ -120,8 +120,15 @@ def triplet_margin_loss(E, triples, metric, margin):
         losses = np.maximum(difference + margin, 0)
         slopes = (losses > 0).astype(np.float64)
     slopes /= len(anchors)
-    grad = _distance_backward(E, anchors, positives, slopes, d_positive, metric)
-    grad += _distance_backward(E, anchors, negatives, -slopes, d_negative, metric)
+    # Both pair sets in one pass: one (n, n) coefficient matrix, one product.
+    grad = _distance_backward(
+        E,
+        np.concatenate([anchors, anchors]),
+        np.concatenate([positives, negatives]),
+        np.concatenate([slopes, -slopes]),
+        np.concatenate([d_positive, d_negative]),
+        metric,
+    )
     return float(losses.mean()), grad
 
 
