@@ -115,7 +115,10 @@ class _MomentumOptimizer:
                     grad.put(state, slices)
                 last[grad.index] = self.t
             else:
+                # A dense step after lazy ones: catch up first, then every
+                # slice is up to date and stays so.
                 self._flush_one(i, param, self.t - 1)
+                self.last_updates[i] = None
                 for block in _blocks(param, grad, *states):
                     self._step(*block)
 

@@ -163,3 +163,25 @@ def test_flush_of_large_parameters_goes_block_by_block_exactly(axis):
     # The closed form sums in another order than step by step: rounding only.
     np.testing.assert_allclose(lazy_param, dense_param, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(lazy.velocities[0], dense.velocities[0], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("nesterov", [True, False])
+def test_lazy_and_dense_steps_mix_exactly(nesterov):
+    # Reconstruction sampling falls back to a dense gradient for a batch
+    # with few absent features: mixing lazy and dense steps must still
+    # follow dense updates exactly (SGD's catch-up is exact).
+    from sk_prodembed._indexed import IndexedGradient
+
+    rng = np.random.RandomState(0)
+    lazy_param = rng.randn(6, 3)
+    dense_param = lazy_param.copy()
+    lazy = SGD([lazy_param], learning_rate=0.1, momentum=0.8, nesterov=nesterov)
+    dense = SGD([dense_param], learning_rate=0.1, momentum=0.8, nesterov=nesterov)
+    for kind in ["lazy", "lazy", "dense", "dense", "lazy", "dense", "lazy", "lazy"]:
+        values = rng.randn(2, 3)
+        grad = IndexedGradient(rng.choice(6, 2, replace=False), values)
+        dense_grad = grad.toarray(dense_param)
+        lazy.update_params([lazy_param], [grad if kind == "lazy" else dense_grad.copy()])
+        dense.update_params([dense_param], [dense_grad])
+    lazy.flush([lazy_param])
+    np.testing.assert_allclose(lazy_param, dense_param, rtol=1e-12, atol=1e-12)
