@@ -255,9 +255,11 @@ def evaluate(catalog, nca_budget, lmnn_budget, with_umap):
         else:
             import umap
 
+            # UMAP's supervised fit needs numeric labels.
+            y_codes = np.unique(y_train, return_inverse=True)[1]
             for supervised in (False, True):
                 model = umap.UMAP(n_components=64, metric="cosine", random_state=0)
-                Z, seconds = timed(model, X_train, X_test, y_train if supervised else None)
+                Z, seconds = timed(model, X_train, X_test, y_codes if supervised else None)
                 kind = "supervised" if supervised else "unsupervised"
                 add(f"umap-learn UMAP(64, metric='cosine'), {kind}", Z, seconds)
             notes.append(
