@@ -216,7 +216,7 @@ class TripletEmbedder(BaseEmbedder):
     Examples
     --------
     >>> import numpy as np
-    >>> from sk_prodembed._triplet import TripletEmbedder
+    >>> from sk_prodembed import TripletEmbedder
     >>> rng = np.random.RandomState(0)
     >>> y = np.repeat(["shoes", "toys", "books"], 30)
     >>> X = rng.rand(90, 12) + 2 * (y[:, None] == np.array(["shoes", "toys", "books"] * 4))
