@@ -50,10 +50,11 @@ def batch_hard_triplets(distances, labels, margin=None):
     anchors = np.flatnonzero(positive.any(axis=1) & negative.any(axis=1))
     if anchors.size == 0:
         return _empty_triples()
-    d = distances[anchors]
-    positives = np.where(positive[anchors], d, -np.inf).argmax(axis=1)
-    negatives = np.where(negative[anchors], d, np.inf).argmin(axis=1)
-    return anchors, positives, negatives
+    # Over all rows, then kept for the anchors: in P x K batches nearly every
+    # row is an anchor, and this spares copying (n, n) matrices by row index.
+    hardest_positives = np.where(positive, distances, -np.inf).argmax(axis=1)
+    hardest_negatives = np.where(negative, distances, np.inf).argmin(axis=1)
+    return anchors, hardest_positives[anchors], hardest_negatives[anchors]
 
 
 def semi_hard_triplets(distances, labels, margin=None):

@@ -4,6 +4,7 @@ import pytest
 import scipy.sparse as sp
 from scipy.optimize import check_grad
 
+import sk_prodembed._contrastive as contrastive
 from sk_prodembed._contrastive import (
     TripletObjective,
     l2_normalize,
@@ -72,6 +73,32 @@ def test_triplet_loss_gradient_matches_numerical_gradient(metric, margin, miner)
 
     def grad(flat):
         return triplet_margin_loss(flat.reshape(E0.shape), triples, metric, margin)[1].ravel()
+
+    assert np.abs(grad(E0.ravel())).max() > 1e-3
+    assert check_grad(loss, grad, E0.ravel()) < 1e-6
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("miner", sorted(MINERS))
+@pytest.mark.parametrize("coefficients", ["sparse", "dense"])
+def test_triplet_loss_gradient_through_sparse_and_dense_coefficients(
+    metric, miner, coefficients, monkeypatch
+):
+    # Few pairs go through a sparse coefficient matrix, many through a dense
+    # one; force each path on the same triples and check both numerically.
+    fraction = 1 if coefficients == "sparse" else 10**9
+    monkeypatch.setattr(contrastive, "_DENSE_PAIRS_FRACTION", fraction)
+    E0 = _embeddings(metric, n=40, dim=6, seed=3)
+    labels = np.repeat(np.arange(10), 4)
+    triples = MINERS[miner](pairwise_distances(E0, metric), labels, 0.3)
+    # Repeated pairs must add up in either form of the coefficients.
+    triples = tuple(np.concatenate([t, t[:5]]) for t in triples)
+
+    def loss(flat):
+        return triplet_margin_loss(flat.reshape(E0.shape), triples, metric, 0.3)[0]
+
+    def grad(flat):
+        return triplet_margin_loss(flat.reshape(E0.shape), triples, metric, 0.3)[1].ravel()
 
     assert np.abs(grad(E0.ravel())).max() > 1e-3
     assert check_grad(loss, grad, E0.ravel()) < 1e-6
