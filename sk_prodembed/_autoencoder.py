@@ -70,8 +70,10 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
         step then updates only the weights the batch touches: the encoder
         rows of the features stored in the batch and the decoder columns it
         reconstructs, with their share of the L2 penalty (lazy updates; the
-        other weights catch up on their momentum in closed form when next
-        touched and at the end of each epoch), so the cost of a step grows
+        other weights catch up on their momentum in closed form before a
+        batch next reads them and at the end of each epoch, so that training
+        follows dense updates, exactly for SGD with ``alpha=0``; Adam's
+        catch-up is approximate), so the cost of a step grows
         with the number of stored entries rather than with the vocabulary.
         None reconstructs every feature.
         ``"auto"`` samples 2048 features for sparse input with more than

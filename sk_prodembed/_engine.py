@@ -4,8 +4,10 @@ Every estimator of the package trains through :func:`train_epochs`. An
 estimator supplies an *objective*, an object with
 
 - ``params``: the list of parameter arrays, updated in place by the optimizer;
-- ``loss_and_gradient(X_batch, y_batch, rng)``: the mean loss of a batch and
-  the gradients in ``params`` order;
+- ``loss_and_gradient(X_batch, y_batch, rng, refresh)``: the mean loss of a
+  batch and the gradients in ``params`` order; ``refresh`` is the optimizer's
+  (see ``_optimizers.py``), for the networks to bring lazily updated weights
+  up to date before they read them;
 - ``validation_score(X, y)``: a score on held-out rows, higher is better;
 
 and a ``batches(rng)`` callable that yields the row indices of each minibatch
@@ -108,11 +110,12 @@ def _restore_params(params, saved):
 def _run_epoch(objective, optimizer, X, y, batches, rng):
     """One pass over the batches. Returns the mean loss, or None on divergence."""
     params = objective.params
+    refresh = optimizer.refresher(params)
     total_loss, n_seen = 0.0, 0
     for indices in batches(rng):
         X_batch = X[indices]
         y_batch = None if y is None else y[indices]
-        loss, grads = objective.loss_and_gradient(X_batch, y_batch, rng)
+        loss, grads = objective.loss_and_gradient(X_batch, y_batch, rng, refresh)
         if not np.isfinite(loss):
             return None, n_seen
         optimizer.update_params(params, grads)

@@ -143,12 +143,24 @@ class MLP:
             return W[:, output_columns], b[output_columns]
         return W, b
 
-    def forward(self, X, output_columns=None):
+    def forward(self, X, output_columns=None, refresh=None):
         """Return the outputs of every layer, input first: ``[X, A1, ..., A_out]``.
 
         ``output_columns`` (an index array) restricts the last layer to those
         outputs, so a wide output layer costs only the columns asked for.
+
+        ``refresh(param, index, axis)``, when given, is called first on the
+        slices that :meth:`backward` returns as :class:`IndexedGradient`
+        with ``indexed_grads=True`` (an optimizer's
+        :meth:`~sk_prodembed._optimizers.Adam.refresher`): lazily updated
+        weights are brought up to date before they are read.
         """
+        if refresh is not None:
+            if sp.issparse(X):
+                refresh(self.coefs[0], np.unique(X.indices), 0)
+            if output_columns is not None:
+                refresh(self.coefs[-1], output_columns, 1)
+                refresh(self.intercepts[-1], output_columns, 0)
         outputs = [X]
         for layer in range(len(self.coefs)):
             W, b = self._layer_params(layer, output_columns)

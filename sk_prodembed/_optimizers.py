@@ -16,14 +16,19 @@ lazy update: the step reads and writes only its slices of the parameter and
 of the optimizer's state, so its cost follows the touched slices, not the
 parameter's size. Unlike TensorFlow's LazyAdam or PyTorch's SparseAdam, the
 untouched slices are not frozen: each remembers the step it was last updated
-at, and when it is next touched (or at :meth:`flush`, which the training
-engine calls after every epoch) it catches up on the steps it skipped, in
-closed form, as a dense update would have moved it: with a zero gradient,
-its momentum decays geometrically and keeps moving the weight. On the
-Instacart catalog, frozen slices cost 0.013 of precision@10 against dense
-updates; the catch-up recovers it. The closed form is exact for SGD; for
-Adam it takes every skipped step at the current step size and neglects
-``epsilon`` next to the decayed second moment.
+at and catches up on the steps it skipped, in closed form, as a dense update
+would have moved it: with a zero gradient, its momentum decays geometrically
+and keeps moving the weight. On the Instacart catalog, frozen slices cost
+0.013 of precision@10 against dense updates; the catch-up recovers it. The
+closed form is exact for SGD; for Adam it takes every skipped step at the
+current step size and neglects ``epsilon`` next to the decayed second
+moment.
+
+Slices catch up when a forward pass is about to read them (the function of
+:meth:`refresher`, which the networks call), so that the gradient is taken
+at the weights dense updates would have; when a step updates them (for
+callers that do not refresh); and at :meth:`flush`, which the training
+engine calls after every epoch.
 """
 
 import numpy as np
@@ -96,31 +101,64 @@ class _MomentumOptimizer:
         self.t += 1
         self._prepare_step()
         for i, (param, grad) in enumerate(zip(params, grads)):
-            states = self._states(i)
             if isinstance(grad, IndexedGradient):
-                if self.last_updates[i] is not None and self.last_updates[i][0] != grad.axis:
-                    self._flush_one(i, param, self.t - 1)
-                    self.last_updates[i] = None
                 if self.last_updates[i] is None:
                     last = np.full(param.shape[grad.axis], self.t - 1, dtype=np.int64)
                     self.last_updates[i] = (grad.axis, last)
-                last = self.last_updates[i][1]
-                arrays = [grad.take(param), grad.values, *(grad.take(s) for s in states)]
-                skipped = self.t - 1 - last[grad.index]
-                self._catch_up(arrays[0], arrays[2:], _along(skipped, grad.axis, param.ndim))
-                for block in _blocks(*arrays):
+                param_slices, *state_slices = self._caught_up_slices(i, param, grad, self.t - 1)
+                for block in _blocks(param_slices, grad.values, *state_slices):
                     self._step(*block)
-                grad.put(param, arrays[0])
-                for state, slices in zip(states, arrays[2:]):
-                    grad.put(state, slices)
-                last[grad.index] = self.t
+                self._put_slices(i, param, grad, [param_slices, *state_slices], self.t)
             else:
                 # A dense step after lazy ones: catch up first, then every
                 # slice is up to date and stays so.
                 self._flush_one(i, param, self.t - 1)
                 self.last_updates[i] = None
-                for block in _blocks(param, grad, *states):
+                for block in _blocks(param, grad, *self._states(i)):
                     self._step(*block)
+
+    def refresher(self, params):
+        """A function ``refresh(param, index, axis)`` for the forward passes of a step.
+
+        ``refresh`` brings the slices ``index`` along ``axis`` of ``param``
+        (one of ``params``, by identity) up to date with the steps taken so
+        far, before the next step's forward pass reads them. Parameters
+        that were never updated lazily are up to date and left alone.
+        """
+        positions = {id(param): i for i, param in enumerate(params)}
+
+        def refresh(param, index, axis):
+            i = positions[id(param)]
+            if self.last_updates[i] is None:
+                return
+            slices = IndexedGradient(index, None, axis)
+            arrays = self._caught_up_slices(i, param, slices, self.t)
+            self._put_slices(i, param, slices, arrays, self.t)
+
+        return refresh
+
+    def _caught_up_slices(self, i, param, slices, t):
+        """Copies of the ``slices`` (an IndexedGradient's index and axis) of
+        ``param`` and of its states, caught up to step ``t``."""
+        axis, last = self.last_updates[i]
+        if axis != slices.axis:
+            # Lazy along the other axis until now: bring every slice up to
+            # date and continue along this one.
+            self._flush_one(i, param, t)
+            last = np.full(param.shape[slices.axis], t, dtype=np.int64)
+            self.last_updates[i] = (slices.axis, last)
+        arrays = [slices.take(param), *(slices.take(s) for s in self._states(i))]
+        skipped = t - last[slices.index]
+        if skipped.any():
+            self._catch_up(arrays[0], arrays[1:], _along(skipped, slices.axis, param.ndim))
+        return arrays
+
+    def _put_slices(self, i, param, slices, arrays, t):
+        """Write back what :meth:`_caught_up_slices` took, now up to date with step ``t``."""
+        slices.put(param, arrays[0])
+        for state, values in zip(self._states(i), arrays[1:]):
+            slices.put(state, values)
+        self.last_updates[i][1][slices.index] = t
 
     def flush(self, params):
         """Bring every lazily updated slice up to date with the current step."""

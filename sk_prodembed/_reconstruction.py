@@ -84,7 +84,7 @@ class MaskedReconstruction:
         weights[present.shape[0] :] = n_absent / self.n_sampled_features
         return columns, weights
 
-    def _forward_loss(self, X, rng, need_gradient):
+    def _forward_loss(self, X, rng, need_gradient, refresh=None):
         # Missing entries are hidden from the encoder like masked ones and are
         # never a reconstruction target.
         X, observed = split_missing(X)
@@ -95,17 +95,20 @@ class MaskedReconstruction:
             if columns is not None:
                 target = X[:, columns]
                 observed = None if observed is None else observed[:, columns]
-        encoder_outputs = self.encoder.forward(X_corrupted)
-        decoder_outputs = self.decoder.forward(encoder_outputs[-1], output_columns=columns)
+        # With reconstruction sampling, a step updates only the weights the
+        # batch touches (see _indexed.py), so its cost follows the stored
+        # entries too; ``refresh`` brings those weights up to date first.
+        lazy = need_gradient and self.n_sampled_features is not None
+        refresh = refresh if lazy else None
+        encoder_outputs = self.encoder.forward(X_corrupted, refresh=refresh)
+        decoder_outputs = self.decoder.forward(
+            encoder_outputs[-1], output_columns=columns, refresh=refresh
+        )
         loss, output_grad = self.loss_function(
             target, decoder_outputs[-1], observed=observed, column_weights=weights
         )
         if not need_gradient:
             return loss, None
-        # With reconstruction sampling, a step updates only the weights the
-        # batch touches (see _indexed.py), so its cost follows the stored
-        # entries too.
-        lazy = self.n_sampled_features is not None
         decoder_grads, code_grad = self.decoder.backward(
             decoder_outputs,
             output_grad,
@@ -121,8 +124,8 @@ class MaskedReconstruction:
         loss += self.decoder.add_l2_penalty(decoder_grads, self.alpha, n_samples)
         return loss, encoder_grads + decoder_grads
 
-    def loss_and_gradient(self, X, y, rng):
-        return self._forward_loss(X, rng, need_gradient=True)
+    def loss_and_gradient(self, X, y, rng, refresh=None):
+        return self._forward_loss(X, rng, need_gradient=True, refresh=refresh)
 
     def mean_loss(self, X):
         """Mean reconstruction loss of freshly masked rows, with fixed masks."""

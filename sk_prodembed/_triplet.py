@@ -213,6 +213,15 @@ class TripletEmbedder(BaseEmbedder):
     error. Unlabeled rows are never used as positives or negatives of the
     labeled rows, since they may share an anchor's label.
 
+    On sparse input, each step updates only the encoder's first-layer rows of
+    the features stored in the batch, with their share of the L2 penalty
+    (lazy updates, as :class:`MaskedAutoencoderEmbedder` with reconstruction
+    sampling): the other rows catch up on their momentum in closed form
+    before a batch next reads them and at the end of each epoch. A step then
+    costs in proportion to the stored entries, not to the vocabulary; with
+    ``solver="sgd"`` and ``alpha=0`` the model equals the one trained on the
+    dense form of the same input.
+
     Examples
     --------
     >>> import numpy as np

@@ -277,6 +277,21 @@ def test_sampled_squared_error_is_unbiased():
     assert np.mean(estimates) == pytest.approx(exact, abs=5 * standard_error)
 
 
+def test_sparse_and_dense_give_the_same_embedding_with_lazy_updates():
+    # With reconstruction sampling, steps update only the weights a batch
+    # touches (sparse input: the encoder rows of its stored features too) and
+    # bring them up to date before reading them: for SGD without an L2
+    # penalty, exactly the dense updates.
+    X, _ = _sparse_counts()
+    params = dict(
+        n_components=4, loss="multinomial", reconstruction_sampling=6, solver="sgd",
+        alpha=0.0, learning_rate_init=0.05, batch_size=20, max_iter=3, random_state=0,
+    )
+    dense = _quiet(MaskedAutoencoderEmbedder(**params), "fit_transform", X.toarray())
+    sparse = _quiet(MaskedAutoencoderEmbedder(**params), "fit_transform", X)
+    np.testing.assert_allclose(sparse, dense, rtol=1e-6, atol=1e-9)
+
+
 def test_reconstruction_sampling_learns():
     X, topics = _sparse_counts(400, 40)
     model = _quiet(MaskedAutoencoderEmbedder(n_components=4, max_iter=40, random_state=0,

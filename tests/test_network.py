@@ -154,3 +154,32 @@ def test_indexed_gradients_equal_the_dense_ones(column_major_output):
     expected = 0.5 * 0.5 / 8 * (np.sum(W0[rows] ** 2) + np.sum(W1[:, cols] ** 2))
     assert penalty == pytest.approx(expected)
     np.testing.assert_allclose(indexed[0].values - dense[0][rows], 0.5 / 8 * W0[rows])
+
+
+def test_forward_refreshes_the_slices_that_indexed_gradients_cover():
+    # refresh is called, before anything is read, on exactly the slices that
+    # backward(indexed_grads=True) returns as IndexedGradient.
+    rng = np.random.RandomState(0)
+    X = sp.random(8, 30, density=0.1, format="csr", random_state=1)
+    network = MLP.initialize([30, 4, 25], "tanh", "identity", np.float64, rng)
+    columns = np.array([20, 3, 7, 11])
+    calls = []
+
+    def refresh(param, index, axis):
+        calls.append((next(i for i, p in enumerate(network.params) if p is param), index, axis))
+
+    outputs = network.forward(X, output_columns=columns, refresh=refresh)
+    grads, _ = network.backward(
+        outputs, rng.randn(8, 4), output_columns=columns, indexed_grads=True
+    )
+    indexed = [
+        (i, g.index, g.axis) for i, g in enumerate(grads) if not isinstance(g, np.ndarray)
+    ]
+    assert len(calls) == len(indexed) == 3
+    for (i, index, axis), (j, expected_index, expected_axis) in zip(calls, indexed):
+        assert (i, axis) == (j, expected_axis)
+        np.testing.assert_array_equal(index, expected_index)
+    # Dense input and no output columns: nothing is lazy, nothing refreshed.
+    calls.clear()
+    network.forward(X.toarray(), refresh=refresh)
+    assert calls == []

@@ -185,3 +185,47 @@ def test_lazy_and_dense_steps_mix_exactly(nesterov):
         dense.update_params([dense_param], [dense_grad])
     lazy.flush([lazy_param])
     np.testing.assert_allclose(lazy_param, dense_param, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+@pytest.mark.parametrize("axis", [0, 1])
+def test_refreshed_slices_read_as_dense_updates_left_them(solver, axis):
+    # A forward pass refreshes the slices it is about to read: they must then
+    # hold what dense updates would have left there (exactly for SGD; Adam's
+    # catch-up is approximate, as in test_lazy_updates_catch_up_with_dense_updates),
+    # so that the gradient is taken at the same weights.
+    from sk_prodembed._indexed import IndexedGradient
+
+    rng = np.random.RandomState(0)
+    shape = (9, 4) if axis == 0 else (4, 9)
+    lazy_param = rng.randn(*shape)
+    dense_param = lazy_param.copy()
+    kwargs = dict(learning_rate=0.01, momentum=0.9, beta_1=0.9, beta_2=0.999, epsilon=1e-12)
+    lazy = make_optimizer(solver, [lazy_param], **kwargs)
+    dense = make_optimizer(solver, [dense_param], **kwargs)
+    if solver == "adam":
+        lazy.t = dense.t = 20000
+    refresh = lazy.refresher([lazy_param])
+    refresh(lazy_param, np.arange(3), axis)  # nothing lazy yet: a no-op
+    rtol = 1e-12 if solver == "sgd" else 1e-6
+    for step in range(15):
+        index = rng.choice(9, 3, replace=False)
+        before = lazy_param.copy()
+        refresh(lazy_param, index, axis)
+        np.testing.assert_allclose(
+            np.take(lazy_param, index, axis=axis), np.take(dense_param, index, axis=axis),
+            rtol=rtol,
+        )
+        if step > 0:
+            # Only the refreshed slices were written.
+            untouched = np.setdiff1d(np.arange(9), index)
+            np.testing.assert_array_equal(
+                np.take(lazy_param, untouched, axis=axis), np.take(before, untouched, axis=axis)
+            )
+        values = rng.randn(3, 4) if axis == 0 else rng.randn(4, 3)
+        grad = IndexedGradient(index, values, axis)
+        dense_grad = grad.toarray(dense_param)
+        lazy.update_params([lazy_param], [grad])
+        dense.update_params([dense_param], [dense_grad])
+    lazy.flush([lazy_param])
+    np.testing.assert_allclose(lazy_param, dense_param, rtol=rtol)

@@ -85,13 +85,38 @@ def test_string_minus_one_is_rejected_as_ambiguous():
         _small().fit(X, names)
 
 
-def test_sparse_and_dense_input_give_the_same_embedding():
+@pytest.mark.parametrize("unlabeled", [False, True])
+def test_sparse_and_dense_input_give_the_same_embedding(unlabeled):
+    # Sparse input trains with lazy updates, which equal dense ones exactly
+    # for SGD without an L2 penalty (Adam's catch-up is approximate and the
+    # lazy penalty only reaches the touched rows: see the next test).
     X, y = _catalog()
-    sparse_model = _fit(_small(max_iter=3), X, y)
-    dense_model = _fit(_small(max_iter=3), X.toarray(), y)
+    if unlabeled:
+        y = y.copy()
+        y[::3] = -1
+    params = dict(max_iter=3, solver="sgd", alpha=0.0)
+    sparse_model = _fit(_small(**params), X, y)
+    dense_model = _fit(_small(**params), X.toarray(), y)
     np.testing.assert_allclose(
         sparse_model.transform(X), dense_model.transform(X.toarray()), atol=1e-6
     )
+
+
+def test_sparse_input_updates_only_the_rows_of_stored_features():
+    X, y = _catalog()
+    absent = np.arange(X.shape[1], X.shape[1] + 5)
+    X = sp.hstack([X, sp.csr_matrix((X.shape[0], absent.shape[0]))]).tocsr()
+    initial = _fit(_small(max_iter=1), X, y).encoder_.coefs[0].copy()
+    # One epoch is enough for the first fit; ten more for the comparison.
+    sparse_model = _fit(_small(max_iter=10, alpha=0.1), X, y)
+    dense_model = _fit(_small(max_iter=10, alpha=0.1), X.toarray(), y)
+    # Rows of features that no row stores get no gradient: lazily updated,
+    # they are never touched, L2 penalty included; dense updates shrink them.
+    np.testing.assert_array_equal(sparse_model.encoder_.coefs[0][absent], initial[absent])
+    dense_rows = dense_model.encoder_.coefs[0][absent]
+    assert np.abs(dense_rows).sum() < np.abs(initial[absent]).sum()
+    present = np.setdiff1d(np.arange(X.shape[1]), absent)
+    assert not np.allclose(sparse_model.encoder_.coefs[0][present], initial[present])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
