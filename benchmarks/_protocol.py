@@ -79,11 +79,26 @@ def record_section(name, markdown):
 
 
 def machine_line():
+    """One line naming the machine: figures from different CPUs or BLAS kernels differ."""
     import platform
 
     import numpy as np
+    from threadpoolctl import threadpool_info
 
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            cpu = next(line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    # numpy and scipy each load an OpenBLAS; numpy's runs the training.
+    blas = ", ".join(
+        f"{'numpy' if 'numpy' in info['filepath'] else 'scipy' if 'scipy' in info['filepath'] else '?'}"
+        f"'s {info['internal_api']} {info.get('version')} ({info.get('architecture')} kernels)"
+        for info in threadpool_info()
+        if info["user_api"] == "blas"
+    )
     return (
-        f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"numpy {np.__version__}."
+        f"Machine: {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
+        f"numpy {np.__version__} with {blas or 'unknown BLAS'}."
     )
