@@ -24,12 +24,36 @@ from ._miners import UNLABELED
 
 
 def _rows_by_class(labels):
+    """Labeled rows grouped by class: ``(grouped rows, start of each class, class sizes)``."""
     labeled_rows = np.flatnonzero(labels != UNLABELED)
-    classes, class_index, counts = np.unique(
+    _, class_index, sizes = np.unique(
         labels[labeled_rows], return_inverse=True, return_counts=True
     )
     grouped = labeled_rows[np.argsort(class_index, kind="stable")]
-    return np.split(grouped, np.cumsum(counts)[:-1]) if len(classes) else []
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+    return grouped, starts, sizes
+
+
+def _positions_in_classes(sizes, k, rng):
+    """``(len(sizes), k)`` positions within classes of ``sizes`` rows: ``k``
+    distinct ones where a class has at least ``k`` rows, drawn with
+    replacement otherwise.
+
+    Every class at once, by Floyd's algorithm: step ``j`` draws ``t`` in
+    ``[0, n - k + j]`` and keeps it, or ``n - k + j`` if ``t`` was kept before;
+    each ``k``-subset is then equally likely. A loop of ``rng.choice`` per
+    class cost 1.5 ms per batch of 64 classes, a sixth of a dense step.
+    """
+    uniforms = rng.random_sample((sizes.shape[0], k))
+    positions = np.empty((sizes.shape[0], k), dtype=np.intp)
+    for j in range(k):
+        upper = sizes - k + j + 1
+        draw = (uniforms[:, j] * upper).astype(np.intp)
+        taken = (positions[:, :j] == draw[:, None]).any(axis=1)
+        positions[:, j] = np.where(taken, upper - 1, draw)
+    small = sizes < k
+    positions[small] = (uniforms[small] * sizes[small, None]).astype(np.intp)
+    return positions
 
 
 def class_balanced_batches(
@@ -56,10 +80,10 @@ def class_balanced_batches(
     """
     labels = np.asarray(labels)
     n_samples = labels.shape[0]
-    rows_by_class = _rows_by_class(labels)
+    grouped, class_starts, class_sizes = _rows_by_class(labels)
     unlabeled_rows = np.flatnonzero(labels == UNLABELED)
     n_unlabeled = unlabeled_rows.shape[0]
-    n_classes_drawn = min(classes_per_batch, len(rows_by_class))
+    n_classes_drawn = min(classes_per_batch, class_sizes.shape[0])
     labeled_per_batch = n_classes_drawn * samples_per_class
 
     if n_unlabeled == 0:
@@ -72,16 +96,15 @@ def class_balanced_batches(
     n_batches = max(1, math.ceil(n_samples / (labeled_per_batch + unlabeled_per_batch)))
 
     def _labeled_part(rng):
-        chosen = rng.choice(len(rows_by_class), n_classes_drawn, replace=False)
-        parts = []
-        for c in chosen:
-            rows = rows_by_class[c]
-            if rows.shape[0] == 1:
-                parts.append(rows)
-            else:
-                replace = rows.shape[0] < samples_per_class
-                parts.append(rng.choice(rows, samples_per_class, replace=replace))
-        return parts
+        chosen = rng.choice(class_sizes.shape[0], n_classes_drawn, replace=False)
+        sizes = class_sizes[chosen]
+        positions = _positions_in_classes(sizes, samples_per_class, rng)
+        rows = grouped[class_starts[chosen][:, None] + positions]
+        # A class with one row gives it once: K copies would be K - 1 more
+        # rows with no positive but themselves.
+        keep = np.ones(rows.shape, dtype=bool)
+        keep[sizes == 1, 1:] = False
+        return [rows[keep]]
 
     def batches(rng):
         unlabeled_order = rng.permutation(unlabeled_rows)

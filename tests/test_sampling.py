@@ -97,3 +97,30 @@ def test_tiny_inputs_give_at_least_one_batch(labels):
     batches = _epoch(labels, 2, 2, max_unlabeled=2)
     assert len(batches) >= 1
     assert all(np.all((0 <= b) & (b < len(labels))) for b in batches)
+
+
+def test_rows_of_a_class_are_drawn_uniformly():
+    # Every K-subset of a class's rows is equally likely (Floyd's algorithm),
+    # and each row is drawn with probability K / n.
+    from collections import Counter
+    from itertools import combinations
+
+    labels = np.concatenate([np.zeros(5), np.ones(6), np.full(2, 2)]).astype(int)
+    batches = class_balanced_batches(labels, 3, 3, 0)
+    rng = np.random.RandomState(0)
+    subsets, small = Counter(), Counter()
+    n_draws = 0
+    while n_draws < 6000:
+        for batch in batches(rng):
+            subsets[tuple(sorted(batch[labels[batch] == 0]))] += 1
+            small.update(batch[labels[batch] == 2].tolist())
+            n_draws += 1
+    assert set(subsets) == set(combinations(range(5), 3))
+    expected = n_draws / 10
+    # 10 subsets: a chi-square statistic with 9 degrees of freedom; 27.9 is
+    # its 0.999 quantile.
+    chi_square = sum((count - expected) ** 2 / expected for count in subsets.values())
+    assert chi_square < 27.9
+    # The class of 2 rows, 3 draws with replacement: both rows, evenly.
+    assert set(small) == {11, 12}
+    assert abs(small[11] / (small[11] + small[12]) - 0.5) < 0.02
