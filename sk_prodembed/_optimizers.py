@@ -129,8 +129,15 @@ class _MomentumOptimizer:
 
         def refresh(param, index, axis):
             i = positions[id(param)]
-            if self.last_updates[i] is None:
+            lazy = self.last_updates[i]
+            if lazy is None:
                 return
+            if lazy[0] == axis:
+                # Only the slices that missed steps: the frequent features of
+                # a catalog are touched by nearly every batch.
+                index = index[lazy[1][index] < self.t]
+                if index.size == 0:
+                    return
             slices = IndexedGradient(index, None, axis)
             arrays = self._caught_up_slices(i, param, slices, self.t)
             self._put_slices(i, param, slices, arrays, self.t)
