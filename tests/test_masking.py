@@ -84,3 +84,19 @@ def test_zero_masking_is_the_same_for_dense_and_sparse_forms(dtype):
     assert dense.dtype == sparse.dtype == dtype
     np.testing.assert_array_equal(dense, sparse.toarray())
     assert 0.4 < sparse.nnz / X.nnz < 0.6
+
+
+@pytest.mark.parametrize("mask_ratio", [0.0, 1e-7, 0.3, 1 - 1e-7])
+def test_mask_probability_is_the_ratio_at_16_bit_resolution(mask_ratio):
+    from sk_prodembed._masking import _hidden
+
+    hidden = _hidden((2000, 1000), mask_ratio, np.random.RandomState(0))
+    # A positive ratio hides something and a ratio below one keeps something,
+    # however close to 0 or 1; otherwise the share is the ratio within the
+    # sampling error and the 2**-16 resolution.
+    share = hidden.mean()
+    if mask_ratio == 0:
+        assert share == 0
+    else:
+        assert 0 < share < 1
+        assert abs(share - mask_ratio) < 5 * np.sqrt(0.25 / hidden.size) + 2**-16
