@@ -72,6 +72,21 @@ def test_unknown_solver():
         make_optimizer("lbfgs", [], learning_rate=1, momentum=0, beta_1=0, beta_2=0, epsilon=1)
 
 
+def _twin_optimizers(solver, initial):
+    """Two copies of ``initial`` with an optimizer each, for lazy against dense updates.
+
+    Adam starts where its bias correction has settled and with a negligible
+    epsilon: the conditions under which its lazy catch-up is exact.
+    """
+    lazy_param, dense_param = initial.copy(), initial.copy()
+    kwargs = dict(learning_rate=0.01, momentum=0.9, beta_1=0.9, beta_2=0.999, epsilon=1e-12)
+    lazy = make_optimizer(solver, [lazy_param], **kwargs)
+    dense = make_optimizer(solver, [dense_param], **kwargs)
+    if solver == "adam":
+        lazy.t = dense.t = 20000
+    return lazy_param, dense_param, lazy, dense
+
+
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
 @pytest.mark.parametrize("axis", [0, 1])
 def test_lazy_updates_catch_up_with_dense_updates(solver, axis):
@@ -86,13 +101,7 @@ def test_lazy_updates_catch_up_with_dense_updates(solver, axis):
 
     rng = np.random.RandomState(0)
     shape = (7, 5) if axis == 0 else (5, 7)
-    lazy_param = rng.randn(*shape)
-    dense_param = lazy_param.copy()
-    kwargs = dict(learning_rate=0.01, momentum=0.9, beta_1=0.9, beta_2=0.999, epsilon=1e-12)
-    lazy = make_optimizer(solver, [lazy_param], **kwargs)
-    dense = make_optimizer(solver, [dense_param], **kwargs)
-    if solver == "adam":
-        lazy.t = dense.t = 20000
+    lazy_param, dense_param, lazy, dense = _twin_optimizers(solver, rng.randn(*shape))
     first = rng.randn(*shape)  # a dense step gives every slice momentum
     lazy.update_params([lazy_param], [first.copy()])
     dense.update_params([dense_param], [first.copy()])
@@ -198,13 +207,7 @@ def test_refreshed_slices_read_as_dense_updates_left_them(solver, axis):
 
     rng = np.random.RandomState(0)
     shape = (9, 4) if axis == 0 else (4, 9)
-    lazy_param = rng.randn(*shape)
-    dense_param = lazy_param.copy()
-    kwargs = dict(learning_rate=0.01, momentum=0.9, beta_1=0.9, beta_2=0.999, epsilon=1e-12)
-    lazy = make_optimizer(solver, [lazy_param], **kwargs)
-    dense = make_optimizer(solver, [dense_param], **kwargs)
-    if solver == "adam":
-        lazy.t = dense.t = 20000
+    lazy_param, dense_param, lazy, dense = _twin_optimizers(solver, rng.randn(*shape))
     refresh = lazy.refresher([lazy_param])
     refresh(lazy_param, np.arange(3), axis)  # nothing lazy yet: a no-op
     rtol = 1e-12 if solver == "sgd" else 1e-6
