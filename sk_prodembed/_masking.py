@@ -13,6 +13,8 @@ import numpy as np
 import scipy.sparse as sp
 
 CORRUPTIONS = ("zero", "marginal")
+# Resolution of the mask probability: 16-bit draws.
+_MASK_LEVELS = 1 << 16
 
 
 def corrupt(X, mask_ratio, corruption, rng):
@@ -61,9 +63,6 @@ def _hidden(shape, mask_ratio, rng):
     draws = generator.integers(0, _MASK_LEVELS, size=shape, dtype=np.uint16)
     return draws < threshold
 
-
-# Resolution of the mask probability: 16-bit draws.
-_MASK_LEVELS = 1 << 16
 
 
 def _corrupt_dense(X, mask_ratio, corruption, rng):

@@ -87,6 +87,28 @@ def _twin_optimizers(solver, initial):
     return lazy_param, dense_param, lazy, dense
 
 
+def _indexed_step_on_both(rng, index, axis, twins):
+    """One step of a random gradient on the ``index`` slices: as an
+    IndexedGradient to the lazy twin, densified with zeros to the dense one."""
+    from sk_prodembed._indexed import IndexedGradient
+
+    lazy_param, dense_param, lazy, dense = twins
+    width = lazy_param.shape[1 - axis]
+    values = rng.randn(len(index), width) if axis == 0 else rng.randn(width, len(index))
+    grad = IndexedGradient(index, values, axis)
+    dense_grad = grad.toarray(dense_param)  # before values serve as scratch space
+    lazy.update_params([lazy_param], [grad])
+    dense.update_params([dense_param], [dense_grad])
+
+
+def _assert_untouched(param, before, index, axis):
+    """The slices of ``param`` outside ``index`` (along ``axis``) still equal ``before``'s."""
+    untouched = np.setdiff1d(np.arange(param.shape[axis]), index)
+    np.testing.assert_array_equal(
+        np.take(param, untouched, axis=axis), np.take(before, untouched, axis=axis)
+    )
+
+
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
 @pytest.mark.parametrize("axis", [0, 1])
 def test_lazy_updates_catch_up_with_dense_updates(solver, axis):
@@ -97,28 +119,20 @@ def test_lazy_updates_catch_up_with_dense_updates(solver, axis):
     # Adam the catch-up takes the skipped steps at the current step size and
     # neglects epsilon, so the test runs where the bias correction has
     # settled and epsilon is negligible.
-    from sk_prodembed._indexed import IndexedGradient
-
     rng = np.random.RandomState(0)
     shape = (7, 5) if axis == 0 else (5, 7)
-    lazy_param, dense_param, lazy, dense = _twin_optimizers(solver, rng.randn(*shape))
+    twins = _twin_optimizers(solver, rng.randn(*shape))
+    lazy_param, dense_param, lazy, dense = twins
     first = rng.randn(*shape)  # a dense step gives every slice momentum
     lazy.update_params([lazy_param], [first.copy()])
     dense.update_params([dense_param], [first.copy()])
 
     for _ in range(12):
         index = rng.choice(7, 2, replace=False)
-        values = rng.randn(2, 5) if axis == 0 else rng.randn(5, 2)
-        grad = IndexedGradient(index, values, axis)
-        dense_grad = grad.toarray(dense_param)  # before values serve as scratch space
         before = lazy_param.copy()
-        lazy.update_params([lazy_param], [grad])
-        untouched = np.setdiff1d(np.arange(7), index)
+        _indexed_step_on_both(rng, index, axis, twins)
         # Untouched slices are not written during the step ...
-        np.testing.assert_array_equal(
-            np.take(lazy_param, untouched, axis=axis), np.take(before, untouched, axis=axis)
-        )
-        dense.update_params([dense_param], [dense_grad])
+        _assert_untouched(lazy_param, before, index, axis)
     # ... and catch up when flushed.
     lazy.flush([lazy_param])
     rtol = 1e-12 if solver == "sgd" else 1e-6
@@ -203,11 +217,10 @@ def test_refreshed_slices_read_as_dense_updates_left_them(solver, axis):
     # hold what dense updates would have left there (exactly for SGD; Adam's
     # catch-up is approximate, as in test_lazy_updates_catch_up_with_dense_updates),
     # so that the gradient is taken at the same weights.
-    from sk_prodembed._indexed import IndexedGradient
-
     rng = np.random.RandomState(0)
     shape = (9, 4) if axis == 0 else (4, 9)
-    lazy_param, dense_param, lazy, dense = _twin_optimizers(solver, rng.randn(*shape))
+    twins = _twin_optimizers(solver, rng.randn(*shape))
+    lazy_param, dense_param, lazy, _ = twins
     refresh = lazy.refresher([lazy_param])
     refresh(lazy_param, np.arange(3), axis)  # nothing lazy yet: a no-op
     rtol = 1e-12 if solver == "sgd" else 1e-6
@@ -221,14 +234,7 @@ def test_refreshed_slices_read_as_dense_updates_left_them(solver, axis):
         )
         if step > 0:
             # Only the refreshed slices were written.
-            untouched = np.setdiff1d(np.arange(9), index)
-            np.testing.assert_array_equal(
-                np.take(lazy_param, untouched, axis=axis), np.take(before, untouched, axis=axis)
-            )
-        values = rng.randn(3, 4) if axis == 0 else rng.randn(4, 3)
-        grad = IndexedGradient(index, values, axis)
-        dense_grad = grad.toarray(dense_param)
-        lazy.update_params([lazy_param], [grad])
-        dense.update_params([dense_param], [dense_grad])
+            _assert_untouched(lazy_param, before, index, axis)
+        _indexed_step_on_both(rng, index, axis, twins)
     lazy.flush([lazy_param])
     np.testing.assert_allclose(lazy_param, dense_param, rtol=rtol)
