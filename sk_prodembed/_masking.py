@@ -64,7 +64,6 @@ def _hidden(shape, mask_ratio, rng):
     return draws < threshold
 
 
-
 def _corrupt_dense(X, mask_ratio, corruption, rng):
     if corruption == "zero":
         # Zeroing a zero changes nothing, so only the non-zero entries draw a
