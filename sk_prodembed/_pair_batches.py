@@ -1,0 +1,145 @@
+"""Minibatches of pairs, and which rows of a batch are known partners of each other.
+
+An epoch shuffles the pairs (or triples) and cuts them into batches of
+``batch_size`` pairs. A batch is trained on its distinct rows: a row drawn by
+several pairs is embedded once, and the pairs become positions into those
+rows. Every training pair whose two rows are both in the batch is reported
+as ``partners``, whether or not it was drawn into this batch, so that the
+loss never uses a known partner as a negative (see ``_pair_losses.py``).
+
+Cost
+----
+:class:`PairGraph` stores the pairs once per fit as a CSR adjacency over the
+rows: O(n_rows + n_pairs) memory, built in O(n_pairs) (scipy's COO to CSR
+conversion is a counting sort). Looking up the partners within a batch reads
+the adjacency lists of its rows only, O(sum of their degrees), and never
+touches all rows; an epoch costs O(n_pairs) plus that. A million pairs take
+a few megabytes.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+
+class PairGraph:
+    """Undirected adjacency of the rows, from pairs of row indices.
+
+    Parameters
+    ----------
+    pairs : int ndarray of shape (n_pairs, 2)
+        Row indices in ``[0, n_rows)``; duplicate and reversed pairs are the
+        same edge.
+    n_rows : int
+    """
+
+    def __init__(self, pairs, n_rows):
+        first = np.asarray(pairs[:, 0], dtype=np.intp)
+        second = np.asarray(pairs[:, 1], dtype=np.intp)
+        ends = np.concatenate([first, second])
+        others = np.concatenate([second, first])
+        adjacency = sp.csr_matrix(
+            (np.ones(len(ends), dtype=np.int8), (ends, others)), shape=(n_rows, n_rows)
+        )
+        adjacency.sum_duplicates()
+        self.indptr = adjacency.indptr.astype(np.intp, copy=False)
+        self.neighbours = adjacency.indices.astype(np.intp, copy=False)
+        self.n_rows = n_rows
+
+    def degrees(self):
+        """Number of distinct partners of each row."""
+        return np.diff(self.indptr)
+
+    def partners_within(self, rows):
+        """Known pairs among ``rows``, as positions into ``rows``.
+
+        Parameters
+        ----------
+        rows : sorted int ndarray of distinct row indices
+
+        Returns
+        -------
+        first, second : int ndarrays
+            ``rows[first[t]]`` and ``rows[second[t]]`` are partners; each
+            pair once, with ``first < second``.
+        """
+        starts = self.indptr[rows]
+        counts = self.indptr[rows + 1] - starts
+        total = int(counts.sum())
+        owners = np.repeat(np.arange(len(rows)), counts)
+        # Flat positions of every neighbour of every row, without a loop.
+        offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+        neighbours = self.neighbours[np.repeat(starts, counts) + offsets]
+        positions = np.searchsorted(rows, neighbours)
+        positions[positions == len(rows)] = 0
+        inside = rows[positions] == neighbours if len(rows) else np.zeros(0, dtype=bool)
+        first, second = owners[inside], positions[inside]
+        # Both directions are stored; keep each pair once.
+        keep = first < second
+        return first[keep], second[keep]
+
+
+@dataclass
+class PairBatch:
+    """The distinct rows of a batch and its pairs as positions into them.
+
+    ``negatives`` is None for pairs, and the explicit negatives for triples.
+    ``partners`` are all the known pairs among ``rows`` (positions, see
+    :meth:`PairGraph.partners_within`).
+    """
+
+    rows: np.ndarray
+    anchors: np.ndarray
+    positives: np.ndarray
+    negatives: np.ndarray
+    weights: np.ndarray
+    partners: tuple
+
+
+def make_pair_batch(pairs, chosen, graph, weights=None):
+    """The :class:`PairBatch` of the pairs (or triples) ``pairs[chosen]``."""
+    drawn = pairs[chosen]
+    rows, positions = np.unique(drawn, return_inverse=True)
+    positions = positions.reshape(drawn.shape)
+    negatives = positions[:, 2] if drawn.shape[1] == 3 else None
+    return PairBatch(
+        rows=rows,
+        anchors=positions[:, 0],
+        positives=positions[:, 1],
+        negatives=negatives,
+        weights=None if weights is None else weights[chosen],
+        partners=graph.partners_within(rows),
+    )
+
+
+def pair_batches(pairs, n_rows, batch_size, weights=None):
+    """Return a ``batches(rng)`` callable yielding the :class:`PairBatch` es of one epoch.
+
+    Parameters
+    ----------
+    pairs : int ndarray of shape (n_pairs, 2) or (n_pairs, 3)
+        Row pairs, or (anchor, positive, negative) triples whose first two
+        columns are the known pairs.
+    n_rows : int
+        Number of rows the indices point into.
+    batch_size : int
+        Pairs per batch; the last batch of an epoch may hold fewer.
+    weights : ndarray of shape (n_pairs,) or None
+
+    Returns
+    -------
+    batches : callable
+        ``batches(rng)`` shuffles the pairs with ``rng`` and yields batches
+        covering each pair once.
+    """
+    pairs = np.asarray(pairs, dtype=np.intp)
+    graph = PairGraph(pairs[:, :2], n_rows)
+    n_pairs = pairs.shape[0]
+
+    def batches(rng):
+        order = rng.permutation(n_pairs)
+        for start in range(0, n_pairs, batch_size):
+            yield make_pair_batch(pairs, order[start : start + batch_size], graph, weights)
+
+    return batches
