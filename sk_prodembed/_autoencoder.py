@@ -4,11 +4,12 @@ from numbers import Integral, Real
 
 import scipy.sparse as sp
 from sklearn.base import _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils import check_array
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseEmbedder
+from ._masking import split_missing
 from ._network import MLP
 from ._reconstruction import MaskedReconstruction, has_negative_values
 
@@ -276,39 +277,40 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
             "identity",
             X.dtype,
             rng,
-            # Reconstruction sampling reads and updates a few output columns
-            # per batch.
-            column_major_output=self._n_sampled_features(X) is not None,
         )
         return {"encoder": encoder, "decoder": decoder}
 
     def _make_objective(self, networks, X, y):
+        return self._objective(networks["encoder"], networks["decoder"], X)
+
+    def _objective(self, encoder, decoder, X=None):
+        """The reconstruction objective; ``X`` is the training data, None for
+        scoring, which reconstructs every feature."""
         return MaskedReconstruction(
-            networks["encoder"],
-            networks["decoder"],
+            encoder,
+            decoder,
             loss=self.loss_,
             mask_ratio=self.mask_ratio,
             corruption=self.corruption,
             alpha=self.alpha,
-            n_sampled_features=self._n_sampled_features(X),
+            n_sampled_features=None if X is None else self._n_sampled_features(X),
         )
+
+    def _n_sampled_features(self, X):
+        if self.reconstruction_sampling != "auto":
+            return self.reconstruction_sampling
+        if sp.issparse(X) and X.shape[1] > _AUTO_SAMPLING_MIN_FEATURES:
+            return _AUTO_SAMPLED_FEATURES
+        return None
+
+    def _encode(self, X):
+        # Missing entries enter the encoder as masked (zero) ones.
+        return super()._encode(split_missing(X)[0])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         return tags
-
-    def _n_sampled_features(self, X):
-        if self.reconstruction_sampling != "auto":
-            return self.reconstruction_sampling
-        if X is not None and sp.issparse(X) and X.shape[1] > _AUTO_SAMPLING_MIN_FEATURES:
-            return _AUTO_SAMPLED_FEATURES
-        return None
-
-    def _fitted_objective(self):
-        return self._make_objective(
-            {"encoder": self.encoder_, "decoder": self.decoder_}, None, None
-        )
 
     # -- public API --------------------------------------------------------
 
@@ -364,7 +366,7 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
         """
         check_is_fitted(self)
         X = self._check_codes(X)
-        return self._fitted_objective().reconstruct(X)
+        return self._objective(self.encoder_, self.decoder_).reconstruct(X)
 
     def _check_codes(self, X):
         X = check_array(X, dtype=self.encoder_.dtype)
@@ -396,4 +398,4 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
         X = self._validate_X(X, reset=False)
         if X.dtype != self.encoder_.dtype:
             X = X.astype(self.encoder_.dtype)
-        return self._fitted_objective().validation_score(X)
+        return self._objective(self.encoder_, self.decoder_).validation_score(X)

@@ -32,12 +32,7 @@ from ._engine import (
     split_validation,
     train_epochs,
 )
-from ._masking import split_missing
 from ._optimizers import make_optimizer
-
-# Rows encoded at once by ``transform``: bounds the memory of the hidden layers
-# and of the densified rows for very large inputs.
-_TRANSFORM_CHUNK_ROWS = 8192
 
 
 class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -99,35 +94,46 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             )
         return [int(s) for s in sizes]
 
-    def _validate_X(self, X, reset, **kwargs):
-        """validate_data with the input types every embedder accepts."""
-        X = validate_data(
+    def _validate_X(self, X, reset, y="no_validation"):
+        """validate_data with the input types every embedder accepts; returns
+        ``X``, or ``(X, y)`` when ``y`` is given, as ``validate_data`` does."""
+        validated = validate_data(
             self,
             X,
+            y,
             reset=reset,
             accept_sparse=("csr", "csc"),
             dtype=[np.float64, np.float32],
             ensure_all_finite=self._ensure_all_finite,
-            **kwargs,
         )
+        X = validated[0] if isinstance(validated, tuple) else validated
         if sp.issparse(X) and X.format != "csr":
             X = X.tocsr()
+        if isinstance(validated, tuple):
+            return X, validated[1]
         return X
 
     def _fit(self, X, y, incremental):
+        if incremental and self.early_stopping:
+            # As scikit-learn's MLP: a single epoch has no validation curve.
+            raise ValueError(
+                "partial_fit does not support early_stopping=True; set "
+                "early_stopping=False, or use fit for early stopping."
+            )
         # Training works on copies and assigns the fitted attributes at the end.
         # If anything interrupts it (an error, a KeyboardInterrupt), the
         # estimator is put back exactly as it was before the call.
         saved_state = dict(self.__dict__)
         try:
-            self._fit_unsafe(X, y, incremental)
+            self._train(X, y, incremental)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved_state)
             raise
         return self
 
-    def _fit_unsafe(self, X, y, incremental):
+    def _train(self, X, y, incremental):
+        """The body of :meth:`_fit`, which restores the estimator if it fails."""
         fitted = hasattr(self, "_history")
         reset = not fitted or not (incremental or self.warm_start)
         X, y = self._validate_training_data(X, y, reset=reset)
@@ -214,22 +220,27 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return self._encode(X)
 
     def _encode(self, X):
+        """The embedding of validated rows. A row with no non-zero feature (an
+        empty text, words all out of the vocabulary) carries nothing to place
+        it by, and embeds to the zero vector rather than to the point the
+        biases alone give, which every such row would share."""
         encoder = self.encoder_
         if X.dtype != encoder.dtype:
             X = X.astype(encoder.dtype)
-        if self._ensure_all_finite == "allow-nan":
-            # Missing entries enter the encoder as masked (zero) ones.
-            X, _ = split_missing(X)
-        chunks = [
-            encoder.predict(X[start : start + _TRANSFORM_CHUNK_ROWS])
-            for start in range(0, X.shape[0], _TRANSFORM_CHUNK_ROWS)
-        ]
-        if not chunks:
-            return np.empty((0, self._n_features_out), dtype=encoder.dtype)
-        return np.vstack(chunks)
+        embedding = encoder.predict(X)
+        embedding[_rows_without_features(X)] = 0
+        return embedding
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def _rows_without_features(X):
+    """Boolean mask of the rows of ``X`` with no non-zero entry."""
+    if sp.issparse(X):
+        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+        return np.bincount(rows[X.data != 0], minlength=X.shape[0]) == 0
+    return ~np.any(X != 0, axis=1)

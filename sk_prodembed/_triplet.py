@@ -4,14 +4,13 @@ through masked views, optionally fine-tuned from a MaskedAutoencoderEmbedder."""
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseEmbedder
-from ._contrastive import TripletObjective, l2_normalize, leave_one_out_precision
+from ._contrastive import TripletObjective, leave_one_out_precision, to_embedding
 from ._miners import UNLABELED
 from ._network import MLP
 from ._sampling import class_balanced_batches
@@ -323,16 +322,7 @@ class TripletEmbedder(BaseEmbedder):
     def _validate_X_y(self, X, y, reset):
         if y is not None:
             _check_no_missing_labels(y)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            reset=reset,
-            accept_sparse=("csr", "csc"),
-            dtype=[np.float64, np.float32],
-        )
-        if sp.issparse(X) and X.format != "csr":
-            X = X.tocsr()
+        X, y = self._validate_X(X, reset=reset, y=y)
         unlabeled = _unlabeled_mask(y)
         if not unlabeled.all():
             # Not check_classification_targets: its warning about many classes
@@ -436,10 +426,7 @@ class TripletEmbedder(BaseEmbedder):
         )
 
     def _encode(self, X):
-        embedding = super()._encode(X)
-        if self.metric == "cosine":
-            embedding = l2_normalize(embedding)[0]
-        return embedding
+        return to_embedding(super()._encode(X), self.metric)[0]
 
     # -- public API --------------------------------------------------------
 

@@ -351,3 +351,34 @@ def test_feature_names_out_and_pickle():
 
 def test_target_is_required():
     assert _small().__sklearn_tags__().target_tags.required
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(solver="sgd", momentum=1.0),
+        dict(solver="sgd", momentum=0.0),
+        dict(beta_1=0.9, beta_2=0.81),
+        dict(beta_1=0.0),
+        dict(beta_2=0.0),
+    ],
+)
+def test_boundary_optimizer_settings_train_on_sparse_input_as_on_dense(params):
+    # Sparse input trains with lazy updates whose closed-form catch-up has a
+    # geometric ratio of 0 or 1 at these settings (1 divided 0 by 0, which
+    # made the sparse fit diverge in its first epoch while the dense one trained).
+    X, y = _catalog()
+
+    def fit(X):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model = _small(max_iter=4, **params).fit(X, y)
+        diverged = any("diverged" in str(w.message) for w in caught)
+        return model, diverged
+
+    sparse_model, sparse_diverged = fit(X)
+    dense_model, dense_diverged = fit(X.toarray())
+    assert sparse_diverged == dense_diverged
+    assert sparse_model.n_iter_ == dense_model.n_iter_
+    assert np.isfinite(sparse_model.transform(X)).all()
+    assert np.isfinite(dense_model.transform(X.toarray())).all()
