@@ -9,6 +9,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseEmbedder
+from ._engine import resolve_batch_size, shuffled_batches
 from ._masking import split_missing
 from ._network import MLP
 from ._reconstruction import MaskedReconstruction, has_negative_values
@@ -35,6 +36,10 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
     ----------
     n_components : int, default=64
         Dimension of the embedding (width of the encoder's last layer).
+        It may exceed the number of input features (an overcomplete
+        embedding, accepted without a warning): the embedding then has more
+        dimensions than the information it encodes, which costs memory and
+        search time downstream but not correctness.
     hidden_layer_sizes : array-like of int, default=()
         Widths of the encoder's hidden layers, between the input and the
         embedding. The default, a single layer from the features to the
@@ -109,8 +114,10 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
         Parameters of the ``"adam"`` solver.
     warm_start : bool, default=False
         Continue from the previous fit instead of reinitialising.
-    verbose : bool, default=False
-        Print one line per epoch: loss, validation score, seconds.
+    verbose : bool or int, default=False
+        1 (True) prints one line per epoch (loss, validation score, seconds)
+        and why training stopped; 2 adds the optimizer steps, rows per
+        second and the epochs without improvement.
     random_state : int, RandomState instance or None, default=None
         Seeds the weights, the masks, the batch order and the validation
         split. An int makes ``fit`` repeatable.
@@ -134,6 +141,9 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
         Best validation score, when ``early_stopping`` is True.
     n_iter_ : int
         Number of epochs run.
+    t_ : int
+        Number of training rows the optimizer has seen, over all epochs and
+        ``partial_fit`` calls (as in scikit-learn's MLP).
     n_features_in_ : int
         Number of input features.
     feature_names_in_ : ndarray of str
@@ -170,6 +180,7 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
 
     _parameter_constraints: dict = {
         **BaseEmbedder._parameter_constraints,
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "decoder_layer_sizes": ["array-like", None],
         "mask_ratio": [Interval(Real, 0, 1, closed="left")],
         "corruption": [StrOptions({"zero", "marginal"})],
@@ -295,6 +306,9 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
             alpha=self.alpha,
             n_sampled_features=None if X is None else self._n_sampled_features(X),
         )
+
+    def _make_batches(self, X, y):
+        return shuffled_batches(X.shape[0], resolve_batch_size(self.batch_size, X.shape[0]))
 
     def _n_sampled_features(self, X):
         if self.reconstruction_sampling != "auto":

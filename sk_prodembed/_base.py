@@ -6,7 +6,7 @@ A subclass describes its model through four hooks and inherits the rest:
 - ``_initialize_networks(X, y, rng)`` -> dict of name -> :class:`MLP`; each
   network is stored as the fitted attribute ``<name>_``
 - ``_make_objective(networks, X, y)`` -> an objective for the engine
-- ``_make_batches(X, y, batch_size)`` -> a ``batches(rng)`` callable
+- ``_make_batches(X, y)`` -> a ``batches(rng)`` callable
 
 The embedding is the output of the network named ``"encoder"``.
 """
@@ -27,8 +27,6 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._engine import (
     TrainingHistory,
-    resolve_batch_size,
-    shuffled_batches,
     split_validation,
     train_epochs,
 )
@@ -44,7 +42,6 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         "activation": [StrOptions({"tanh", "relu", "identity"})],
         "solver": [StrOptions({"adam", "sgd"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -71,8 +68,8 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def _make_objective(self, networks, X, y):
         raise NotImplementedError
 
-    def _make_batches(self, X, y, batch_size):
-        return shuffled_batches(X.shape[0], batch_size)
+    def _make_batches(self, X, y):
+        raise NotImplementedError
 
     # Names of the networks returned by ``_initialize_networks``.
     _network_names = ("encoder",)
@@ -168,14 +165,12 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 beta_2=self.beta_2,
                 epsilon=self.epsilon,
             )
-        batch_size = resolve_batch_size(self.batch_size, X.shape[0])
-
         train_epochs(
             objective,
             optimizer,
             X,
             y,
-            self._make_batches(X, y, batch_size),
+            self._make_batches(X, y),
             history=history,
             max_iter=1 if incremental else self.max_iter,
             tol=self.tol,
@@ -194,6 +189,7 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.loss_curve_ = list(history.loss_curve)
         self.best_loss_ = history.best_loss
         self.n_iter_ = history.n_iter
+        self.t_ = history.n_samples_seen
         if validation is not None:
             self.validation_scores_ = list(history.validation_scores)
             self.best_validation_score_ = history.best_validation_score

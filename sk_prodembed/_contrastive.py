@@ -96,9 +96,10 @@ def _distance_backward(E, first, second, pair_grad, distances, metric):
         )
     # The pair weights summed into an (n, n) coefficient matrix, symmetrised
     # since d(e_i, e_j) moves both rows. Batch-hard mining gives two pairs per
-    # anchor: as a sparse matrix the product costs 0.5 ms against 2-10 ms
-    # dense at n = 512, d = 256. Batch-all can give up to n^2 pairs, where the
-    # dense product (multi-threaded BLAS) is the faster, from about n^2 / 16.
+    # anchor, where a sparse matrix product is several times faster than the
+    # dense one; batch-all can give up to n^2 pairs, where the dense product
+    # (multi-threaded BLAS) is the faster, from about n^2 / 16 (measured in
+    # benchmarks/RESULTS.md, triplet section).
     if len(first) < n * n // _DENSE_PAIRS_FRACTION:
         coefficients = sp.csr_matrix(
             (pair_grad.astype(E.dtype, copy=False), (first, second)), shape=(n, n)

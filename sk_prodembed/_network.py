@@ -299,9 +299,8 @@ def _add_scaled(y, x, scale):
 
     numpy only: scipy's BLAS is a second OpenBLAS library, and alternating
     calls between the two with several threads made each library's idle
-    threads spin against the other's work (a dense epoch at width 256 took
-    0.53 s with 2 threads against 0.28 s with 1; without the scipy call,
-    0.21 s).
+    threads spin against the other's work (two threads were then slower than
+    one; see the speed section of benchmarks/RESULTS.md).
     """
     if y.shape != x.shape or not (y.flags.c_contiguous and x.flags.c_contiguous):
         y += scale * x
