@@ -6,7 +6,7 @@ A subclass describes its model through four hooks and inherits the rest:
 - ``_initialize_networks(X, y, rng)`` -> dict of name -> :class:`MLP`; each
   network is stored as the fitted attribute ``<name>_``
 - ``_make_objective(networks, X, y)`` -> an objective for the engine
-- ``_make_batches(X, y, batch_size)`` -> a ``batches(rng)`` callable
+- ``_make_batches(X, y)`` -> a ``batches(rng)`` callable
 
 The embedding is the output of the network named ``"encoder"``.
 """
@@ -27,17 +27,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._engine import (
     TrainingHistory,
-    resolve_batch_size,
-    shuffled_batches,
     split_validation,
     train_epochs,
 )
-from ._masking import split_missing
 from ._optimizers import make_optimizer
-
-# Rows encoded at once by ``transform``: bounds the memory of the hidden layers
-# and of the densified rows for very large inputs.
-_TRANSFORM_CHUNK_ROWS = 8192
 
 
 class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -49,7 +42,6 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         "activation": [StrOptions({"tanh", "relu", "identity"})],
         "solver": [StrOptions({"adam", "sgd"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -76,8 +68,8 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def _make_objective(self, networks, X, y):
         raise NotImplementedError
 
-    def _make_batches(self, X, y, batch_size):
-        return shuffled_batches(X.shape[0], batch_size)
+    def _make_batches(self, X, y):
+        raise NotImplementedError
 
     # Names of the networks returned by ``_initialize_networks``.
     _network_names = ("encoder",)
@@ -99,35 +91,46 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             )
         return [int(s) for s in sizes]
 
-    def _validate_X(self, X, reset, **kwargs):
-        """validate_data with the input types every embedder accepts."""
-        X = validate_data(
+    def _validate_X(self, X, reset, y="no_validation"):
+        """validate_data with the input types every embedder accepts; returns
+        ``X``, or ``(X, y)`` when ``y`` is given, as ``validate_data`` does."""
+        validated = validate_data(
             self,
             X,
+            y,
             reset=reset,
             accept_sparse=("csr", "csc"),
             dtype=[np.float64, np.float32],
             ensure_all_finite=self._ensure_all_finite,
-            **kwargs,
         )
+        X = validated[0] if isinstance(validated, tuple) else validated
         if sp.issparse(X) and X.format != "csr":
             X = X.tocsr()
+        if isinstance(validated, tuple):
+            return X, validated[1]
         return X
 
     def _fit(self, X, y, incremental):
+        if incremental and self.early_stopping:
+            # As scikit-learn's MLP: a single epoch has no validation curve.
+            raise ValueError(
+                "partial_fit does not support early_stopping=True; set "
+                "early_stopping=False, or use fit for early stopping."
+            )
         # Training works on copies and assigns the fitted attributes at the end.
         # If anything interrupts it (an error, a KeyboardInterrupt), the
         # estimator is put back exactly as it was before the call.
         saved_state = dict(self.__dict__)
         try:
-            self._fit_unsafe(X, y, incremental)
+            self._train(X, y, incremental)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved_state)
             raise
         return self
 
-    def _fit_unsafe(self, X, y, incremental):
+    def _train(self, X, y, incremental):
+        """The body of :meth:`_fit`, which restores the estimator if it fails."""
         fitted = hasattr(self, "_history")
         reset = not fitted or not (incremental or self.warm_start)
         X, y = self._validate_training_data(X, y, reset=reset)
@@ -162,14 +165,12 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 beta_2=self.beta_2,
                 epsilon=self.epsilon,
             )
-        batch_size = resolve_batch_size(self.batch_size, X.shape[0])
-
         train_epochs(
             objective,
             optimizer,
             X,
             y,
-            self._make_batches(X, y, batch_size),
+            self._make_batches(X, y),
             history=history,
             max_iter=1 if incremental else self.max_iter,
             tol=self.tol,
@@ -188,6 +189,7 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.loss_curve_ = list(history.loss_curve)
         self.best_loss_ = history.best_loss
         self.n_iter_ = history.n_iter
+        self.t_ = history.n_samples_seen
         if validation is not None:
             self.validation_scores_ = list(history.validation_scores)
             self.best_validation_score_ = history.best_validation_score
@@ -214,22 +216,27 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return self._encode(X)
 
     def _encode(self, X):
+        """The embedding of validated rows. A row with no non-zero feature (an
+        empty text, words all out of the vocabulary) carries nothing to place
+        it by, and embeds to the zero vector rather than to the point the
+        biases alone give, which every such row would share."""
         encoder = self.encoder_
         if X.dtype != encoder.dtype:
             X = X.astype(encoder.dtype)
-        if self._ensure_all_finite == "allow-nan":
-            # Missing entries enter the encoder as masked (zero) ones.
-            X, _ = split_missing(X)
-        chunks = [
-            encoder.predict(X[start : start + _TRANSFORM_CHUNK_ROWS])
-            for start in range(0, X.shape[0], _TRANSFORM_CHUNK_ROWS)
-        ]
-        if not chunks:
-            return np.empty((0, self._n_features_out), dtype=encoder.dtype)
-        return np.vstack(chunks)
+        embedding = encoder.predict(X)
+        embedding[_rows_without_features(X)] = 0
+        return embedding
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def _rows_without_features(X):
+    """Boolean mask of the rows of ``X`` with no non-zero entry."""
+    if sp.issparse(X):
+        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+        return np.bincount(rows[X.data != 0], minlength=X.shape[0]) == 0
+    return ~np.any(X != 0, axis=1)

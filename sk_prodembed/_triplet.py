@@ -4,14 +4,14 @@ through masked views, optionally fine-tuned from a MaskedAutoencoderEmbedder."""
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseEmbedder
-from ._contrastive import TripletObjective, l2_normalize, leave_one_out_precision
+from ._contrastive import TripletObjective, leave_one_out_precision, to_embedding
+from ._engine import resolve_batch_size
 from ._miners import UNLABELED
 from ._network import MLP
 from ._sampling import class_balanced_batches
@@ -75,6 +75,10 @@ class TripletEmbedder(BaseEmbedder):
     ----------
     n_components : int, default=64
         Dimension of the embedding.
+        It may exceed the number of input features (an overcomplete
+        embedding, accepted without a warning): the embedding then has more
+        dimensions than the information it encodes, which costs memory and
+        search time downstream but not correctness.
     hidden_layer_sizes : array-like of int, default=()
         Widths of the encoder's hidden layers. The default, one layer from
         the features to the embedding, is fast on wide sparse input and as
@@ -147,11 +151,14 @@ class TripletEmbedder(BaseEmbedder):
         Optimizer; ``"sgd"`` uses Nesterov momentum ``momentum``.
     alpha : float, default=1e-4
         L2 penalty on the weights, scaled as in scikit-learn's MLP.
-    batch_size : int or "auto", default="auto"
-        The most unlabeled rows per batch; ``"auto"`` is the package's
-        default batch size, ``min(512, n_samples)``. Labeled rows are always drawn as
-        ``classes_per_batch * samples_per_class``; unlabeled rows join in
-        proportion to their share of the data, up to ``batch_size``.
+    unlabeled_batch_size : int or "auto", default="auto"
+        The most unlabeled (-1) rows per batch; ``"auto"`` is
+        ``min(512, n_samples)``, the autoencoder's default batch size. Labeled
+        rows are drawn as ``classes_per_batch * samples_per_class``;
+        unlabeled rows join in proportion to their share of the data, up to
+        this many (a fully unlabeled fit draws exactly this many). Named
+        apart from the autoencoder's ``batch_size``, the rows of a whole
+        batch, which it is not.
     learning_rate_init : float, default=3e-3
         Step size of the optimizer.
     max_iter : int, default=20
@@ -172,8 +179,10 @@ class TripletEmbedder(BaseEmbedder):
         Parameters of the ``"adam"`` solver.
     warm_start : bool, default=False
         Continue from the previous fit instead of reinitialising.
-    verbose : bool, default=False
-        Print one line per epoch: loss, validation score, seconds.
+    verbose : bool or int, default=False
+        1 (True) prints one line per epoch (loss, validation score, seconds)
+        and why training stopped; 2 adds the optimizer steps, rows per
+        second and the epochs without improvement.
     random_state : int, RandomState instance or None, default=None
         Seeds the weights, the batches, the masks and the validation split.
 
@@ -195,6 +204,9 @@ class TripletEmbedder(BaseEmbedder):
         Best validation score, when ``early_stopping`` is True.
     n_iter_ : int
         Number of epochs run.
+    t_ : int
+        Number of training rows the optimizer has seen, over all epochs and
+        ``partial_fit`` calls (as in scikit-learn's MLP).
     n_features_in_ : int
         Number of input features.
     feature_names_in_ : ndarray of str
@@ -249,6 +261,10 @@ class TripletEmbedder(BaseEmbedder):
         "unlabeled_weight": [Interval(Real, 0, None, closed="left")],
         "encoder_init": [HasMethods(["transform"]), None],
         "encoder_init_scale": [Interval(Real, 0, None, closed="neither")],
+        "unlabeled_batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
     }
 
     _stratify_validation = True
@@ -272,7 +288,7 @@ class TripletEmbedder(BaseEmbedder):
         encoder_init_scale=0.1,
         solver="adam",
         alpha=1e-4,
-        batch_size="auto",
+        unlabeled_batch_size="auto",
         learning_rate_init=3e-3,
         max_iter=20,
         tol=1e-4,
@@ -303,7 +319,7 @@ class TripletEmbedder(BaseEmbedder):
         self.encoder_init_scale = encoder_init_scale
         self.solver = solver
         self.alpha = alpha
-        self.batch_size = batch_size
+        self.unlabeled_batch_size = unlabeled_batch_size
         self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
         self.tol = tol
@@ -323,16 +339,7 @@ class TripletEmbedder(BaseEmbedder):
     def _validate_X_y(self, X, y, reset):
         if y is not None:
             _check_no_missing_labels(y)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            reset=reset,
-            accept_sparse=("csr", "csc"),
-            dtype=[np.float64, np.float32],
-        )
-        if sp.issparse(X) and X.format != "csr":
-            X = X.tocsr()
+        X, y = self._validate_X(X, reset=reset, y=y)
         unlabeled = _unlabeled_mask(y)
         if not unlabeled.all():
             # Not check_classification_targets: its warning about many classes
@@ -430,16 +437,16 @@ class TripletEmbedder(BaseEmbedder):
             alpha=self.alpha,
         )
 
-    def _make_batches(self, X, y, batch_size):
+    def _make_batches(self, X, y):
         return class_balanced_batches(
-            y, self.classes_per_batch, self.samples_per_class, batch_size
+            y,
+            self.classes_per_batch,
+            self.samples_per_class,
+            resolve_batch_size(self.unlabeled_batch_size, X.shape[0]),
         )
 
     def _encode(self, X):
-        embedding = super()._encode(X)
-        if self.metric == "cosine":
-            embedding = l2_normalize(embedding)[0]
-        return embedding
+        return to_embedding(super()._encode(X), self.metric)[0]
 
     # -- public API --------------------------------------------------------
 
