@@ -16,15 +16,25 @@ held-out recall@10 of the test items' partners, and reports its fit seconds:
 
 Rows whose estimator or dependency is missing are printed as skipped.
 ``--scale`` adds fit seconds against the number of synthetic pairs, up to a
-million. Run it alone on the machine:
+million. ``--variant`` replaces the table by a comparison of TripletEmbedder
+settings (JSON of its parameters, plus the benchmark's own keys
+``"weights": "counts"`` to weigh pairs by their co-purchase counts,
+``"mask": false`` to let known partners serve as negatives, and
+``"labels": "unlabeled"`` / ``"aisle"`` to train y alongside the pairs), each
+from scratch, fine-tuned from the autoencoder and side by side with TF-IDF.
+Run it alone on the machine:
 
     flock /tmp/sk_bench.lock python benchmarks/bench_pairs.py [--dataset NAME ...] [--scale] [--record]
+    flock /tmp/sk_bench.lock python benchmarks/bench_pairs.py --variant '{}' '{"pair_temperature": 0.1}'
 """
 
 import argparse
+import contextlib
 import inspect
+import json
 import time
 import warnings
+from unittest import mock
 
 import numpy as np
 import scipy.sparse as sp
@@ -131,6 +141,60 @@ def run_dataset(dataset, printer):
     return results
 
 
+@contextlib.contextmanager
+def _without_partner_masking():
+    """Known partners back among the negatives, as in the PyTorch anchor."""
+    import sk_prodembed._pair_objective as pair_objective
+
+    loss = pair_objective.multiple_negatives_ranking_loss
+
+    def unmasked(*args, partners=None, **kwargs):
+        return loss(*args, **kwargs)
+
+    with mock.patch.object(pair_objective, "multiple_negatives_ranking_loss", unmasked):
+        yield
+
+
+def run_variants(dataset, variants, printer):
+    """Each variant of TripletEmbedder's settings from scratch, fine-tuned, and side by side."""
+    X = dataset.X
+    start = time.perf_counter()
+    autoencoder = MaskedAutoencoderEmbedder(N_COMPONENTS, random_state=SEED).fit(X)
+    printer(("MaskedAutoencoderEmbedder(64)", held_out_recall(dataset, autoencoder.transform(X)),
+             time.perf_counter() - start, ""))
+    results = []
+    for variant in variants:
+        params = dict(variant)
+        weights = params.pop("weights", None)
+        mask = params.pop("mask", True)
+        labels = params.pop("labels", None)
+        fit_params = {"pairs": dataset.train_pairs}
+        if weights == "counts":
+            fit_params["pair_weight"] = dataset.train_weights
+        y = None
+        if labels == "unlabeled":
+            y = np.full(X.shape[0], -1)
+        elif labels == "aisle":
+            if dataset.labels is None:
+                continue
+            y = dataset.labels
+        for init in ("scratch", "autoencoder"):
+            embedder = TripletEmbedder(
+                N_COMPONENTS, random_state=SEED,
+                encoder_init=autoencoder if init == "autoencoder" else None, **params,
+            )
+            with _without_partner_masking() if not mask else contextlib.nullcontext():
+                Z, seconds = _timed(lambda: embedder.fit(X, y, **fit_params).transform(X))
+            name = f"{json.dumps(variant)} {init}"
+            row = (name, held_out_recall(dataset, Z), seconds, "")
+            results.append(row)
+            printer(row)
+            row = (f"{name} + TF-IDF", held_out_recall(dataset, side_by_side(X, Z)), seconds, "")
+            results.append(row)
+            printer(row)
+    return results
+
+
 def _synthetic_catalog(n_rows, n_features, seed):
     """Sparse rows shaped like title TF-IDF: about 8 stored features of unit norm."""
     rng = np.random.RandomState(seed)
@@ -211,8 +275,15 @@ def main():
     parser.add_argument("--dataset", nargs="+", choices=DATASETS, default=list(DATASETS))
     parser.add_argument("--scale", action="store_true", help="add the synthetic scaling run")
     parser.add_argument("--record", action="store_true", help="write the section of RESULTS.md")
+    parser.add_argument("--variant", nargs="+", type=json.loads, help="compare settings")
     args = parser.parse_args()
     warnings.simplefilter("ignore", ConvergenceWarning)
+    if args.variant:
+        for name in args.dataset:
+            dataset = load_pair_dataset(name)
+            print(dataset.describe(), flush=True)
+            run_variants(dataset, args.variant, _print_row)
+        return
 
     all_results = {}
     for name in args.dataset:

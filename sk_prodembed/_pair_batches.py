@@ -113,8 +113,13 @@ def make_pair_batch(pairs, chosen, graph, weights=None):
     )
 
 
-def pair_batches(pairs, n_rows, batch_size, weights=None):
-    """Return a ``batches(rng)`` callable yielding the :class:`PairBatch` es of one epoch.
+def pair_batches(pairs, n_rows, batch_size, weights=None, label_batches=None):
+    """Return a ``batches(rng)`` callable yielding the batches of one epoch.
+
+    Each batch is a tuple ``(indices, pair_batch)``, as the engine accepts
+    them: ``indices`` are the rows the batch reads, ``pair_batch`` the
+    :class:`PairBatch` of its pairs, whose positions point into the first
+    ``len(pair_batch.rows)`` of them.
 
     Parameters
     ----------
@@ -126,20 +131,45 @@ def pair_batches(pairs, n_rows, batch_size, weights=None):
     batch_size : int
         Pairs per batch; the last batch of an epoch may hold fewer.
     weights : ndarray of shape (n_pairs,) or None
+    label_batches : callable or None
+        The ``batches(rng)`` of the label objective (row indices, such as
+        :func:`~sk_prodembed._sampling.class_balanced_batches`), when labels
+        train alongside the pairs. Each step then reads one batch of pairs
+        and one batch of labeled rows, appended after the pair rows; an epoch
+        is as many steps as the longer of the two takes to cover its data
+        once, the shorter one starting over (reshuffled) when it runs out.
 
     Returns
     -------
     batches : callable
-        ``batches(rng)`` shuffles the pairs with ``rng`` and yields batches
-        covering each pair once.
+        ``batches(rng)`` shuffles the pairs with ``rng``.
     """
     pairs = np.asarray(pairs, dtype=np.intp)
     graph = PairGraph(pairs[:, :2], n_rows)
     n_pairs = pairs.shape[0]
+    n_pair_batches = -(-n_pairs // batch_size)
 
-    def batches(rng):
+    def pair_epoch(rng):
         order = rng.permutation(n_pairs)
         for start in range(0, n_pairs, batch_size):
             yield make_pair_batch(pairs, order[start : start + batch_size], graph, weights)
+
+    def batches(rng):
+        if label_batches is None:
+            for pair_batch in pair_epoch(rng):
+                yield pair_batch.rows, pair_batch
+            return
+        label_epoch = list(label_batches(rng))
+        n_steps = max(n_pair_batches, len(label_epoch))
+        pair_iterator = pair_epoch(rng)
+        for step in range(n_steps):
+            pair_batch = next(pair_iterator, None)
+            if pair_batch is None:
+                pair_iterator = pair_epoch(rng)
+                pair_batch = next(pair_iterator)
+            if step and step % len(label_epoch) == 0:
+                label_epoch = list(label_batches(rng))
+            label_rows = label_epoch[step % len(label_epoch)]
+            yield np.concatenate([pair_batch.rows, label_rows]), pair_batch
 
     return batches

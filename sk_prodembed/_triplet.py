@@ -14,6 +14,8 @@ from ._contrastive import TripletObjective, leave_one_out_precision, to_embeddin
 from ._engine import resolve_batch_size
 from ._miners import UNLABELED
 from ._network import MLP
+from ._pair_batches import pair_batches
+from ._pair_objective import PairFitInput, PairObjective, PairTargets, check_pair_supervision
 from ._sampling import class_balanced_batches
 
 # Margins of ``margin="auto"``: a cosine distance lives in [0, 2]; tanh
@@ -50,6 +52,14 @@ def _check_no_missing_labels(y):
             f"y has {int(missing.sum())} missing label(s) (NaN or None). Every row "
             "needs a label; mark rows without one as unlabeled with the integer -1."
         )
+
+
+def _merge_classes(classes, new_labels):
+    """The sorted union of ``classes`` (None or possibly empty, after a fit
+    on pairs only) and ``new_labels``."""
+    if classes is None or len(classes) == 0:
+        return np.unique(new_labels)
+    return np.union1d(classes, new_labels)
 
 
 def _encode_against(y, unlabeled, classes):
@@ -265,6 +275,8 @@ class TripletEmbedder(BaseEmbedder):
             StrOptions({"auto"}),
             Interval(Integral, 1, None, closed="left"),
         ],
+        "pairs_per_batch": [Interval(Integral, 1, None, closed="left")],
+        "pair_temperature": [Interval(Real, 0, None, closed="neither")],
     }
 
     _stratify_validation = True
@@ -289,6 +301,8 @@ class TripletEmbedder(BaseEmbedder):
         solver="adam",
         alpha=1e-4,
         unlabeled_batch_size="auto",
+        pairs_per_batch=256,
+        pair_temperature=0.05,
         learning_rate_init=3e-3,
         max_iter=20,
         tol=1e-4,
@@ -320,6 +334,8 @@ class TripletEmbedder(BaseEmbedder):
         self.solver = solver
         self.alpha = alpha
         self.unlabeled_batch_size = unlabeled_batch_size
+        self.pairs_per_batch = pairs_per_batch
+        self.pair_temperature = pair_temperature
         self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
         self.tol = tol
@@ -371,12 +387,34 @@ class TripletEmbedder(BaseEmbedder):
     # -- hooks of BaseEmbedder ---------------------------------------------
 
     def _validate_training_data(self, X, y, reset):
+        if isinstance(y, PairFitInput):
+            return self._validate_pair_data(X, y, reset)
         X, y, unlabeled = self._validate_X_y(X, y, reset)
         if reset:
             self.classes_ = self._check_supervision(y, unlabeled)
         else:
-            self.classes_ = np.union1d(self.classes_, y[~unlabeled])
+            self.classes_ = _merge_classes(self.classes_, y[~unlabeled])
         return X, _encode_against(y, unlabeled, self.classes_)
+
+    def _validate_pair_data(self, X, given, reset):
+        if self.early_stopping:
+            raise ValueError(
+                "early_stopping=True is not available with pairs (a split of the rows "
+                "would cut pairs in two); set early_stopping=False, and tune max_iter "
+                "with sk_prodembed.pairs.PairSplit."
+            )
+        if given.labels is None:
+            X = self._validate_X(X, reset=reset)
+            labels = None
+            if reset:
+                self.classes_ = np.array([])
+        else:
+            X, y, unlabeled = self._validate_X_y(X, given.labels, reset)
+            # Pairs supervise on their own: labels need not give triples.
+            self.classes_ = _merge_classes(None if reset else self.classes_, y[~unlabeled])
+            labels = _encode_against(y, unlabeled, self.classes_)
+        pairs, weights = check_pair_supervision(given.pairs, given.pair_weight, X.shape[0])
+        return X, PairTargets(labels, pairs, weights)
 
     def _initialize_networks(self, X, y, rng):
         layer_sizes = [
@@ -425,7 +463,7 @@ class TripletEmbedder(BaseEmbedder):
             margin = None
         else:
             margin = self.margin
-        return TripletObjective(
+        label_objective = TripletObjective(
             networks["encoder"],
             metric=self.metric,
             miner=self.miner,
@@ -436,13 +474,31 @@ class TripletEmbedder(BaseEmbedder):
             unlabeled_weight=self.unlabeled_weight,
             alpha=self.alpha,
         )
+        if not isinstance(y, PairTargets):
+            return label_objective
+        return PairObjective(
+            networks["encoder"],
+            metric=self.metric,
+            temperature=self.pair_temperature,
+            margin=label_objective.margin,
+            alpha=self.alpha,
+            label_objective=None if y.labels is None else label_objective,
+        )
 
     def _make_batches(self, X, y):
-        return class_balanced_batches(
-            y,
-            self.classes_per_batch,
-            self.samples_per_class,
-            resolve_batch_size(self.unlabeled_batch_size, X.shape[0]),
+        labels = y.labels if isinstance(y, PairTargets) else y
+        label_batches = None
+        if labels is not None:
+            label_batches = class_balanced_batches(
+                labels,
+                self.classes_per_batch,
+                self.samples_per_class,
+                resolve_batch_size(self.unlabeled_batch_size, X.shape[0]),
+            )
+        if not isinstance(y, PairTargets):
+            return label_batches
+        return pair_batches(
+            y.pairs, X.shape[0], self.pairs_per_batch, y.weights, label_batches
         )
 
     def _encode(self, X):
@@ -451,40 +507,76 @@ class TripletEmbedder(BaseEmbedder):
     # -- public API --------------------------------------------------------
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Train the encoder on (X, y) for up to ``max_iter`` epochs.
+    def fit(self, X, y=None, *, pairs=None, pair_weight=None):
+        """Train the encoder on labels, pairs or both for up to ``max_iter`` epochs.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training rows; sparse input is never densified beyond a batch.
-        y : array-like of shape (n_samples,)
-            Labels, any hashable values; the integer -1 marks unlabeled rows.
+        y : array-like of shape (n_samples,), default=None
+            Labels, any hashable values; the integer -1 marks unlabeled rows,
+            which learn through the masked-view term. Optional when
+            ``pairs`` are given; at least one of the two is needed.
+        pairs : array-like of int of shape (n_pairs, 2) or (n_pairs, 3), \
+                or RowPairs, default=None
+            Row indices into ``X``. Shape (n_pairs, 2): rows that belong
+            together (bought together, the same product), undirected; each
+            batch of ``pairs_per_batch`` pairs is trained by the in-batch
+            softmax (InfoNCE), the batch's other rows serving as negatives
+            except the known partners of each row (from all of ``pairs``).
+            Shape (n_pairs, 3): explicit (anchor, positive, negative) triples,
+            trained by the triplet loss of ``metric`` and ``margin``. A
+            :class:`~sk_prodembed.pairs.RowPairs` (with its weights) follows
+            its rows through cross-validation.
+        pair_weight : array-like of shape (n_pairs,), default=None
+            Non-negative weight of each pair (for example a co-purchase
+            count) in the mean of the pair loss; pairs of shape (n_pairs, 2)
+            only. None weighs pairs equally.
 
         Returns
         -------
         self : TripletEmbedder
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, self._supervision(y, pairs, pair_weight), incremental=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y):
-        """One epoch over (X, y), continuing from the current weights and optimizer.
+    def partial_fit(self, X, y=None, *, pairs=None, pair_weight=None):
+        """One epoch over (X, y, pairs), continuing from the current weights and optimizer.
 
         The first call initialises the model (and checks the labels as
         ``fit`` does); later calls may bring new labels, which are added to
-        ``classes_``. Early stopping does not apply.
+        ``classes_``, and new pairs, which index the rows of their own
+        ``X``. Early stopping does not apply.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
+        y : array-like of shape (n_samples,), default=None
+        pairs : array-like of int of shape (n_pairs, 2) or (n_pairs, 3), \
+                or RowPairs, default=None
+        pair_weight : array-like of shape (n_pairs,), default=None
+            See :meth:`fit`.
 
         Returns
         -------
         self : TripletEmbedder
         """
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, self._supervision(y, pairs, pair_weight), incremental=True)
+
+    @staticmethod
+    def _supervision(y, pairs, pair_weight):
+        """``y`` itself, or the labels and pairs together for the pair objective."""
+        if pairs is None:
+            if pair_weight is not None:
+                raise ValueError("pair_weight was given without pairs; pass pairs= too.")
+            if y is None:
+                raise ValueError(
+                    "TripletEmbedder requires y to be passed, but the target y is None, "
+                    "and no pairs were given: pass labels y, pairs, or both."
+                )
+            return y
+        return PairFitInput(y, pairs, pair_weight)
 
     def score(self, X, y):
         """Leave-one-out precision@10 of the labels of X in the embedding.

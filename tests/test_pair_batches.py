@@ -79,13 +79,37 @@ def test_epoch_covers_every_pair_once_in_shuffled_batches():
     batches = pair_batches(pairs, 50, batch_size=10)
     seen = []
     epoch = list(batches(np.random.RandomState(0)))
-    assert [len(b.anchors) for b in epoch] == [10] * 10 + [len(pairs) - 100]
-    for batch in epoch:
+    assert [len(b.anchors) for _, b in epoch] == [10] * 10 + [len(pairs) - 100]
+    for indices, batch in epoch:
+        np.testing.assert_array_equal(indices, batch.rows)
         seen += list(zip(batch.rows[batch.anchors], batch.rows[batch.positives]))
     assert sorted(seen) == sorted(map(tuple, pairs))
     # Shuffled: another epoch draws another order.
-    first_again = next(batches(np.random.RandomState(1)))
-    assert not np.array_equal(first_again.rows, epoch[0].rows)
+    _, first_again = next(batches(np.random.RandomState(1)))
+    assert not np.array_equal(first_again.rows, epoch[0][1].rows)
+
+
+@pytest.mark.parametrize("n_label_batches", [3, 25])
+def test_labels_join_each_step_and_the_longer_side_sets_the_epoch(n_label_batches):
+    pairs = _random_pairs(50, 103)
+
+    def label_batches(rng):
+        for step in range(n_label_batches):
+            yield np.array([100 + step, 200 + step])
+
+    batches = pair_batches(pairs, 50, batch_size=10, label_batches=label_batches)
+    epoch = list(batches(np.random.RandomState(0)))
+    assert len(epoch) == max(11, n_label_batches)
+    drawn_pairs = []
+    for step, (indices, batch) in enumerate(epoch):
+        n_pair_rows = len(batch.rows)
+        np.testing.assert_array_equal(indices[:n_pair_rows], batch.rows)
+        step_in_labels = step % n_label_batches
+        np.testing.assert_array_equal(indices[n_pair_rows:], [100 + step_in_labels, 200 + step_in_labels])
+        drawn_pairs += list(zip(batch.rows[batch.anchors], batch.rows[batch.positives]))
+    # Every pair at least once; with more label batches, the pairs start over.
+    assert set(drawn_pairs) == set(map(tuple, pairs))
+    assert len(drawn_pairs) >= len(pairs)
 
 
 def test_a_million_pairs_fit_in_linear_memory():
@@ -95,5 +119,5 @@ def test_a_million_pairs_fit_in_linear_memory():
     graph = PairGraph(pairs, n_rows)
     assert graph.neighbours.shape[0] <= 2 * len(pairs)
     assert graph.indptr.shape[0] == n_rows + 1
-    batch = next(pair_batches(pairs, n_rows, 512)(np.random.RandomState(0)))
+    _, batch = next(pair_batches(pairs, n_rows, 512)(np.random.RandomState(0)))
     assert len(batch.anchors) == 512
