@@ -113,7 +113,9 @@ def load_pair_dataset(name):
 
 def held_out_recall(dataset, Z, k=10):
     """Step 4: recall@10 of the test items' partners, ranked among all items."""
-    return pair_ranking_score(Z, dataset.test_pairs, metric="recall", k=k, queries=dataset.test_rows)
+    return pair_ranking_score(
+        Z, dataset.test_pairs, metric="recall", k=k, queries=dataset.test_rows
+    )
 
 
 def side_by_side(X, Z):
@@ -162,6 +164,9 @@ def torch_infonce_anchor(
             loss.backward()
             optimizer.step()
     with torch.no_grad():
-        Z = np.vstack([embed(np.arange(s, min(s + 4096, X.shape[0]))).numpy() for s in range(0, X.shape[0], 4096)])
+        Z = np.vstack(
+            [embed(np.arange(s, min(s + 4096, X.shape[0]))).numpy()
+             for s in range(0, X.shape[0], 4096)]
+        )
     torch.set_num_threads(threads)
     return Z

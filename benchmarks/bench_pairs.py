@@ -24,8 +24,10 @@ settings (JSON of its parameters, plus the benchmark's own keys
 from scratch, fine-tuned from the autoencoder and side by side with TF-IDF.
 Run it alone on the machine:
 
-    flock /tmp/sk_bench.lock python benchmarks/bench_pairs.py [--dataset NAME ...] [--scale] [--record]
-    flock /tmp/sk_bench.lock python benchmarks/bench_pairs.py --variant '{}' '{"pair_temperature": 0.1}'
+    flock /tmp/sk_bench.lock python benchmarks/bench_pairs.py [--dataset NAME ...] [--scale] \
+        [--record]
+    flock /tmp/sk_bench.lock python benchmarks/bench_pairs.py --variant '{}' \
+        '{"pair_temperature": 0.1}'
 """
 
 import argparse
@@ -226,7 +228,8 @@ def run_scale(printer, sizes=(10_000, 100_000, 1_000_000), n_rows=200_000, n_fea
         embedder.fit(X, pairs=pairs)
         seconds = time.perf_counter() - start
         results.append((n_pairs, seconds))
-        printer((f"{n_pairs:,} pairs, 1 epoch", None, seconds, f"{seconds / n_pairs * 1e6:.1f} s per million pairs"))
+        per_million = f"{seconds / n_pairs * 1e6:.1f} s per million pairs"
+        printer((f"{n_pairs:,} pairs, 1 epoch", None, seconds, per_million))
     return results
 
 

@@ -55,7 +55,9 @@ for _ in range(6000):
         basket += list(rng.choice(candidates, size, replace=False, p=popularity / popularity.sum()))
     orders.append(basket)
 
-copurchases = pairs_from_baskets(orders, min_count=3, min_npmi=0.25, item_index=np.arange(len(texts)))
+copurchases = pairs_from_baskets(
+    orders, min_count=3, min_npmi=0.25, item_index=np.arange(len(texts))
+)
 pairs, counts = copurchases.pairs, copurchases.counts
 crosses = np.mean(categories[pairs[:, 0]] != categories[pairs[:, 1]])
 print(
@@ -91,7 +93,8 @@ for name, embedding in [
     ("MaskedAutoencoderEmbedder", autoencoder.transform(X)),
     ("TripletEmbedder fine-tuned with pairs", embedder.transform(X)),
 ]:
-    print(f"{name:<40} complement precision@10 of the new products: {complement_precision(embedding):.3f}")
+    score = complement_precision(embedding)
+    print(f"{name:<40} complement precision@10 of the new products: {score:.3f}")
 
 new_product = np.flatnonzero(is_new)[0]
 recommender = NearestNeighborRecommender(n_recommendations=6).fit(embedder.transform(X))

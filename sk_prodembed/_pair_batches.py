@@ -86,7 +86,8 @@ class PairBatch:
 
     ``negatives`` is None for pairs, and the explicit negatives for triples.
     ``partners`` are all the known pairs among ``rows`` (positions, see
-    :meth:`PairGraph.partners_within`).
+    :meth:`PairGraph.partners_within`); ``degrees`` the number of distinct
+    partners of each row over all the pairs.
     """
 
     rows: np.ndarray
@@ -95,6 +96,7 @@ class PairBatch:
     negatives: np.ndarray
     weights: np.ndarray
     partners: tuple
+    degrees: np.ndarray
 
 
 def make_pair_batch(pairs, chosen, graph, weights=None):
@@ -110,6 +112,7 @@ def make_pair_batch(pairs, chosen, graph, weights=None):
         negatives=negatives,
         weights=None if weights is None else weights[chosen],
         partners=graph.partners_within(rows),
+        degrees=graph.indptr[rows + 1] - graph.indptr[rows],
     )
 
 

@@ -68,7 +68,15 @@ def excluded_candidates(n_rows, queries, targets, partners):
 
 
 def multiple_negatives_ranking_loss(
-    E, anchors, positives, *, temperature, weights=None, partners=None, symmetric=True
+    E,
+    anchors,
+    positives,
+    *,
+    temperature,
+    weights=None,
+    partners=None,
+    symmetric=True,
+    log_prior=None,
 ):
     """InfoNCE over (anchor, positive) pairs with the batch's other rows as negatives.
 
@@ -96,6 +104,13 @@ def multiple_negatives_ranking_loss(
         :func:`excluded_candidates`.
     symmetric : bool, default=True
         Also query from each positive to its anchor.
+    log_prior : ndarray of shape (n_rows,) or None
+        Subtracted from every logit of its row (candidate): the sampling-bias
+        correction of Yi et al. (2019). A row that is in many pairs is drawn
+        into many batches and so is a negative far more often than a rare
+        one; with ``log_prior = log(number of its pairs)`` the softmax no
+        longer learns to push popular rows away from everything, which
+        matters where the partners of new items are popular items.
 
     Returns
     -------
@@ -119,6 +134,8 @@ def multiple_negatives_ranking_loss(
 
     n_rows = E.shape[0]
     logits = (E[queries] @ E.T).astype(np.float64) / temperature
+    if log_prior is not None:
+        logits -= np.asarray(log_prior, dtype=np.float64)[None, :]
     logits[excluded_candidates(n_rows, queries, targets, partners)] = -np.inf
     logits -= logits.max(axis=1, keepdims=True)
     log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))

@@ -74,9 +74,16 @@ class PairObjective:
         L2 penalty, as in scikit-learn's MLP.
     label_objective : TripletObjective or None
         Trained on the label part of each batch, when there are labels.
+    popularity_correction : bool, default=False
+        Subtract the log of each candidate row's number of pairs from its
+        logits (see ``log_prior`` of the loss).
     """
 
-    def __init__(self, encoder, *, metric, temperature, margin, alpha, label_objective=None):
+    def __init__(
+        self, encoder, *, metric, temperature, margin, alpha, label_objective=None,
+        popularity_correction=False,
+    ):
+        self.popularity_correction = popularity_correction
         self.encoder = encoder
         self.metric = metric
         self.temperature = temperature
@@ -113,6 +120,7 @@ class PairObjective:
                 temperature=self.temperature,
                 weights=pairs.weights,
                 partners=pairs.partners,
+                log_prior=np.log(pairs.degrees) if self.popularity_correction else None,
             )
             return loss, l2_normalize_backward(E, norms, grad)
         E, norms = to_embedding(Z, self.metric)

@@ -81,6 +81,13 @@ class TripletEmbedder(BaseEmbedder):
     start from a pre-trained :class:`MaskedAutoencoderEmbedder`
     (``encoder_init``).
 
+    ``fit(X, pairs=...)`` learns from pairs of rows that belong together
+    instead of, or along with, labels: products bought together, the same
+    product sold by two shops. Each batch of ``pairs_per_batch`` pairs pulls
+    every row towards its partner and away from the batch's other rows,
+    except its known partners (an in-batch softmax, InfoNCE); (anchor,
+    positive, negative) triples are trained by the triplet loss.
+
     Parameters
     ----------
     n_components : int, default=64
@@ -169,6 +176,22 @@ class TripletEmbedder(BaseEmbedder):
         this many (a fully unlabeled fit draws exactly this many). Named
         apart from the autoencoder's ``batch_size``, the rows of a whole
         batch, which it is not.
+    pairs_per_batch : int, default=256
+        Pairs (or triples) per batch of a fit with ``pairs``; their distinct
+        rows are the batch, and every other row of the batch is a negative
+        of each pair. An epoch covers every pair once (or, with labels too,
+        as many steps as the labels need if those are more).
+    pair_temperature : float, default=0.05
+        Temperature of the in-batch softmax over pairs: the cosine
+        similarities are divided by it. Separate from ``temperature`` (of
+        the self-supervised term), since pairs are far sharper evidence than
+        two masked views of one row.
+    pair_popularity_correction : bool, default=False
+        Subtract from each candidate's logit the log of its number of pairs
+        (the sampling-bias correction of Yi et al. 2019): a product in many
+        pairs is drawn into many batches, so without it the softmax pushes
+        popular products away from everything, although they are the
+        partners new products most often have.
     learning_rate_init : float, default=3e-3
         Step size of the optimizer.
     max_iter : int, default=20
@@ -229,6 +252,12 @@ class TripletEmbedder(BaseEmbedder):
 
     Notes
     -----
+    Pairs are row indices into ``X``, which cross-validation does not
+    re-index: to tune a pair fit with ``GridSearchCV``, wrap them in a
+    :class:`sk_prodembed.pairs.RowPairs` and split with
+    :class:`sk_prodembed.pairs.PairSplit`. ``early_stopping`` does not apply
+    to a fit with pairs (a split of the rows would cut pairs in two).
+
     Labels may be any hashable values. The integer -1 marks an unlabeled
     row; with string labels, pass ``y`` with ``dtype=object`` to mix them
     with -1 (a string ``"-1"`` is rejected as ambiguous). NaN labels are an
@@ -256,6 +285,13 @@ class TripletEmbedder(BaseEmbedder):
     (90, 4)
     >>> embedder.score(X, y) > 0.9
     True
+
+    Pairs instead of labels: rows 3k, 3k + 1 and 3k + 2 are one product.
+
+    >>> pairs = np.array([(i, i + j) for i in range(0, 90, 3) for j in (1, 2)])
+    >>> embedder = TripletEmbedder(n_components=4, max_iter=5, random_state=0)
+    >>> embedder.fit(X, pairs=pairs).transform(X).shape
+    (90, 4)
     """
 
     _parameter_constraints: dict = {
@@ -277,6 +313,7 @@ class TripletEmbedder(BaseEmbedder):
         ],
         "pairs_per_batch": [Interval(Integral, 1, None, closed="left")],
         "pair_temperature": [Interval(Real, 0, None, closed="neither")],
+        "pair_popularity_correction": ["boolean"],
     }
 
     _stratify_validation = True
@@ -303,6 +340,7 @@ class TripletEmbedder(BaseEmbedder):
         unlabeled_batch_size="auto",
         pairs_per_batch=256,
         pair_temperature=0.05,
+        pair_popularity_correction=False,
         learning_rate_init=3e-3,
         max_iter=20,
         tol=1e-4,
@@ -336,6 +374,7 @@ class TripletEmbedder(BaseEmbedder):
         self.unlabeled_batch_size = unlabeled_batch_size
         self.pairs_per_batch = pairs_per_batch
         self.pair_temperature = pair_temperature
+        self.pair_popularity_correction = pair_popularity_correction
         self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
         self.tol = tol
@@ -483,6 +522,7 @@ class TripletEmbedder(BaseEmbedder):
             margin=label_objective.margin,
             alpha=self.alpha,
             label_objective=None if y.labels is None else label_objective,
+            popularity_correction=self.pair_popularity_correction,
         )
 
     def _make_batches(self, X, y):

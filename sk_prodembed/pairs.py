@@ -26,7 +26,6 @@ slice the same way (through metadata routing), so it scores the pairs among
 the held-out items.
 """
 
-import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -238,7 +237,10 @@ def check_row_pairs(pairs, n_samples, name="pairs"):
             f"for (anchor, positive, negative) triples; got shape {array.shape}."
         )
     if array.size and array.dtype.kind not in "iu":
-        if array.dtype.kind == "f" and np.all(np.isfinite(array)) and np.all(array == np.round(array)):
+        integral = array.dtype.kind == "f" and (
+            np.all(np.isfinite(array)) and np.all(array == np.round(array))
+        )
+        if integral:
             array = array.astype(np.intp)
         else:
             raise ValueError(

@@ -63,6 +63,7 @@ def test_batch_positions_point_at_the_drawn_rows(width):
     else:
         assert batch.negatives is None
     np.testing.assert_array_equal(batch.weights, weights[chosen])
+    np.testing.assert_array_equal(batch.degrees, graph.degrees()[batch.rows])
     # Partners include training pairs that were not drawn into the batch.
     first, second = batch.partners
     expected = {
@@ -105,7 +106,9 @@ def test_labels_join_each_step_and_the_longer_side_sets_the_epoch(n_label_batche
         n_pair_rows = len(batch.rows)
         np.testing.assert_array_equal(indices[:n_pair_rows], batch.rows)
         step_in_labels = step % n_label_batches
-        np.testing.assert_array_equal(indices[n_pair_rows:], [100 + step_in_labels, 200 + step_in_labels])
+        np.testing.assert_array_equal(
+            indices[n_pair_rows:], [100 + step_in_labels, 200 + step_in_labels]
+        )
         drawn_pairs += list(zip(batch.rows[batch.anchors], batch.rows[batch.positives]))
     # Every pair at least once; with more label batches, the pairs start over.
     assert set(drawn_pairs) == set(map(tuple, pairs))

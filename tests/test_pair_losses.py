@@ -26,9 +26,12 @@ def _known(first, second):
     return {(a, b) for a, b in zip(first, second)} | {(b, a) for a, b in zip(first, second)}
 
 
-def _loss_by_definition(E, anchors, positives, temperature, weights, partners, symmetric):
+def _loss_by_definition(
+    E, anchors, positives, temperature, weights, partners, symmetric, log_prior=None
+):
     """The loss written as its definition: one query at a time, a Python loop
     over the candidates."""
+    prior = np.zeros(E.shape[0]) if log_prior is None else log_prior
     known = _known(*partners) if partners is not None else set()
     directed = list(zip(anchors, positives, weights))
     if symmetric:
@@ -40,8 +43,8 @@ def _loss_by_definition(E, anchors, positives, temperature, weights, partners, s
             for r in range(E.shape[0])
             if r != query and (r == target or (query, r) not in known)
         ]
-        scores = np.array([E[query] @ E[r] / temperature for r in candidates])
-        target_score = E[query] @ E[target] / temperature
+        scores = np.array([E[query] @ E[r] / temperature - prior[r] for r in candidates])
+        target_score = E[query] @ E[target] / temperature - prior[target]
         log_sum = np.log(np.exp(scores).sum())
         total += weight * (log_sum - target_score)
         total_weight += weight
@@ -68,9 +71,29 @@ def test_loss_matches_its_definition(symmetric, use_weights, use_partners):
     assert loss == pytest.approx(expected, rel=1e-12)
 
 
+LOG_PRIOR = np.log(np.arange(1, 11))
+
+
+def test_loss_with_log_prior_matches_its_definition():
+    E = _embeddings()
+    loss, _ = multiple_negatives_ranking_loss(
+        E, ANCHORS, POSITIVES, temperature=0.3, weights=WEIGHTS, partners=PARTNERS,
+        log_prior=LOG_PRIOR,
+    )
+    expected = _loss_by_definition(
+        E, ANCHORS, POSITIVES, 0.3, WEIGHTS, PARTNERS, True, log_prior=LOG_PRIOR
+    )
+    assert loss == pytest.approx(expected, rel=1e-12)
+    plain, _ = multiple_negatives_ranking_loss(
+        E, ANCHORS, POSITIVES, temperature=0.3, weights=WEIGHTS, partners=PARTNERS
+    )
+    assert loss != pytest.approx(plain)
+
+
+@pytest.mark.parametrize("log_prior", [None, LOG_PRIOR])
 @pytest.mark.parametrize("symmetric", [True, False])
 @pytest.mark.parametrize("temperature", [0.05, 1.0])
-def test_gradient_matches_numerical_gradient(symmetric, temperature):
+def test_gradient_matches_numerical_gradient(symmetric, temperature, log_prior):
     E0 = _embeddings()
 
     def loss(flat):
@@ -82,6 +105,7 @@ def test_gradient_matches_numerical_gradient(symmetric, temperature):
             weights=WEIGHTS,
             partners=PARTNERS,
             symmetric=symmetric,
+            log_prior=log_prior,
         )[0]
 
     def grad(flat):
@@ -93,6 +117,7 @@ def test_gradient_matches_numerical_gradient(symmetric, temperature):
             weights=WEIGHTS,
             partners=PARTNERS,
             symmetric=symmetric,
+            log_prior=log_prior,
         )[1].ravel()
 
     scale = np.abs(grad(E0.ravel())).max()

@@ -82,7 +82,9 @@ def test_other_metrics_are_those_of_the_metrics_module(metric, function):
 def test_perfect_embedding_scores_one():
     groups = np.repeat(np.arange(5), 3)
     E = np.eye(5)[groups] + 1e-3 * np.random.RandomState(0).randn(15, 5)
-    pairs = np.array([(i, j) for i in range(15) for j in range(i + 1, 15) if groups[i] == groups[j]])
+    pairs = np.array(
+        [(i, j) for i in range(15) for j in range(i + 1, 15) if groups[i] == groups[j]]
+    )
     for metric in ("recall", "ndcg", "hit_rate", "average_precision"):
         assert pair_ranking_score(E, pairs, metric=metric, k=2) == pytest.approx(1.0)
     # precision@5 with 2 partners: 2 / 5.

@@ -174,9 +174,8 @@ def test_row_pairs_slice_matches_brute_force(width):
     # Slicing twice composes: the rows of the rows.
     again = fold[np.array([0, 2, 4, 6, 8, 10])]
     np.testing.assert_array_equal(again.row_ids, selected[[0, 2, 4, 6, 8, 10]])
-    np.testing.assert_array_equal(
-        again.row_ids[again.pairs], fold.row_ids[fold.pairs][np.isin(fold.pairs, [0, 2, 4, 6, 8, 10]).all(axis=1)]
-    )
+    kept = np.isin(fold.pairs, [0, 2, 4, 6, 8, 10]).all(axis=1)
+    np.testing.assert_array_equal(again.row_ids[again.pairs], fold.row_ids[fold.pairs][kept])
 
 
 def test_row_pairs_are_sliced_as_a_per_row_fit_parameter():

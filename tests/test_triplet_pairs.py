@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import sklearn
-from _gradients import densify, objective_gradient_error
+from _gradients import objective_gradient_error
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import GridSearchCV
@@ -223,7 +223,10 @@ def test_encoder_init_fine_tunes_with_pairs_without_changing_the_autoencoder():
 @pytest.mark.parametrize(
     "fit_params, message",
     [
-        (dict(pairs=np.array([[0, 240]])), r"pairs\[0, 1\] = 240 is not a row index of X, which has 240"),
+        (
+            dict(pairs=np.array([[0, 240]])),
+            r"pairs\[0, 1\] = 240 is not a row index of X, which has 240",
+        ),
         (dict(pairs=np.array([[0, 1], [-1, 2]])), r"pairs\[1, 0\] = -1 is not a row index"),
         (dict(pairs=np.array([[0.5, 1.0]])), "pairs must hold integer row indices"),
         (dict(pairs=np.array([0, 1])), r"pairs must have shape \(n_pairs, 2\)"),
@@ -232,7 +235,10 @@ def test_encoder_init_fine_tunes_with_pairs_without_changing_the_autoencoder():
         (dict(pairs=np.array([[1, 2, 1]])), "pairs a row with itself"),
         (dict(pairs=np.zeros((0, 2), dtype=int)), "pairs is empty"),
         (dict(pairs=np.array([[0, 1]]), pair_weight=[0.0]), "zero for every pair"),
-        (dict(pairs=np.array([[0, 1]]), pair_weight=[1.0, 2.0]), r"pair_weight must have shape \(1,\)"),
+        (
+            dict(pairs=np.array([[0, 1]]), pair_weight=[1.0, 2.0]),
+            r"pair_weight must have shape \(1,\)",
+        ),
         (dict(pairs=np.array([[0, 1]]), pair_weight=[-1.0]), "finite and non-negative"),
         (dict(pairs=np.array([[0, 1]]), pair_weight=[np.nan]), "finite and non-negative"),
         (dict(pairs=np.array([[0, 1, 2]]), pair_weight=[1.0]), "triples are trained unweighted"),
