@@ -327,3 +327,32 @@ def test_grid_search_tunes_a_pair_pipeline_on_held_out_items():
     # encoder (learning rate 1e-9) does not.
     assert search.best_params_ == {"tripletembedder__learning_rate_init": 1e-2}
     assert scores[1] > scores[0] + 0.1
+
+
+def test_popularity_correction_uses_the_log_degree_of_each_candidate():
+    from sk_prodembed._contrastive import l2_normalize
+    from sk_prodembed._pair_losses import multiple_negatives_ranking_loss
+
+    X, pairs, _ = _catalog()
+    X = X.toarray()
+    # A popular row: row 0 paired with 20 others besides its group.
+    pairs = np.vstack([pairs, [(0, j) for j in range(100, 120)]])
+    rng = np.random.RandomState(0)
+    encoder = MLP.initialize([X.shape[1], 4], "tanh", "tanh", np.float64, rng)
+    objective = PairObjective(
+        encoder, metric="cosine", temperature=0.3, margin=None, alpha=0.0,
+        popularity_correction=True,
+    )
+    indices, pair_batch = next(pair_batches(pairs, len(X), 64)(np.random.RandomState(0)))
+    degrees = np.bincount(pairs.ravel(), minlength=len(X))[indices]
+    assert degrees.max() > 3 * degrees.min()
+    loss, _ = objective.loss_and_gradient(objective.prepare_batch(X[indices], None, rng, pair_batch))
+    E = l2_normalize(encoder.predict(X[indices]))[0]
+    expected, _ = multiple_negatives_ranking_loss(
+        E, pair_batch.anchors, pair_batch.positives, temperature=0.3,
+        partners=pair_batch.partners, log_prior=np.log(degrees),
+    )
+    assert loss == pytest.approx(expected)
+    plain = _fit(_small(max_iter=2), X, pairs=pairs).transform(X)
+    corrected = _fit(_small(max_iter=2, pair_popularity_correction=True), X, pairs=pairs)
+    assert not np.allclose(plain, corrected.transform(X))
