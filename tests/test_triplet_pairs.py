@@ -346,7 +346,8 @@ def test_popularity_correction_uses_the_log_degree_of_each_candidate():
     indices, pair_batch = next(pair_batches(pairs, len(X), 64)(np.random.RandomState(0)))
     degrees = np.bincount(pairs.ravel(), minlength=len(X))[indices]
     assert degrees.max() > 3 * degrees.min()
-    loss, _ = objective.loss_and_gradient(objective.prepare_batch(X[indices], None, rng, pair_batch))
+    batch = objective.prepare_batch(X[indices], None, rng, pair_batch)
+    loss, _ = objective.loss_and_gradient(batch)
     E = l2_normalize(encoder.predict(X[indices]))[0]
     expected, _ = multiple_negatives_ranking_loss(
         E, pair_batch.anchors, pair_batch.positives, temperature=0.3,
