@@ -26,6 +26,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._engine import (
+    EpochBudget,
     TrainingHistory,
     split_validation,
     train_epochs,
@@ -43,7 +44,7 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         "solver": [StrOptions({"adam", "sgd"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
@@ -71,6 +72,8 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def _make_batches(self, X, y):
         raise NotImplementedError
 
+    # max_iter="auto" (see EpochBudget); subclasses set their own.
+    _auto_epochs = EpochBudget(min_steps=1000, min_epochs=20, max_epochs=200)
     # Names of the networks returned by ``_initialize_networks``.
     _network_names = ("encoder",)
     # Whether the early-stopping split keeps label proportions.
@@ -172,7 +175,7 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             y,
             self._make_batches(X, y),
             history=history,
-            max_iter=1 if incremental else self.max_iter,
+            max_iter=1 if incremental else self._epoch_limit(),
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
             rng=rng,
@@ -197,6 +200,12 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             self.validation_scores_ = None
             self.best_validation_score_ = None
         self._n_features_out = self.encoder_.layer_sizes[-1]
+
+    def _epoch_limit(self):
+        """``max_iter``, or the estimator's :class:`EpochBudget` for ``"auto"``."""
+        if self.max_iter == "auto":
+            return self._auto_epochs
+        return self.max_iter
 
     def transform(self, X):
         """Embed ``X`` with the trained encoder (deterministic: no masking).

@@ -29,42 +29,19 @@ import scipy.sparse as sp
 from ._engine import mean_over_chunks
 from ._masking import SCORING_SEED, corrupt
 from ._miners import MINERS, UNLABELED
+from ._normalization import (
+    embedding_backward,
+    l2_normalize,
+    l2_normalize_backward,
+    to_embedding,
+)
+from ._proxies import normalized_softmax_loss
 
-# Added to norms before dividing, so that a zero output does not produce NaN.
-_NORM_EPSILON = 1e-12
 _VALIDATION_CHUNK_ROWS = 1024
 # NT-Xent compares every view with every other: chunks bound that square.
 _SELF_SUPERVISED_CHUNK_ROWS = 256
 # Pair counts below n^2 / this go through a sparse coefficient matrix.
 _DENSE_PAIRS_FRACTION = 16
-
-
-def l2_normalize(Z):
-    """Rows of ``Z`` scaled to unit length. Returns ``(E, norms)``, norms of shape (n, 1)."""
-    norms = np.sqrt(np.einsum("ij,ij->i", Z, Z))[:, None] + _NORM_EPSILON
-    return Z / norms, norms
-
-
-def l2_normalize_backward(E, norms, grad_E):
-    """Gradient in ``Z`` of a loss of ``E = Z / ||Z||``, given its gradient in ``E``."""
-    radial = np.einsum("ij,ij->i", grad_E, E)[:, None]
-    return (grad_E - radial * E) / norms
-
-
-def to_embedding(Z, metric):
-    """Network outputs to embeddings: unit rows for the cosine metric, as they
-    are for the euclidean one. Returns ``(E, norms)``, ``norms`` None when
-    nothing was scaled; :func:`embedding_backward` takes both."""
-    if metric == "cosine":
-        return l2_normalize(Z)
-    return Z, None
-
-
-def embedding_backward(E, norms, grad_E):
-    """Gradient in the network outputs of a loss of ``to_embedding(Z, metric)``."""
-    if norms is None:
-        return grad_E
-    return l2_normalize_backward(E, norms, grad_E)
 
 
 def batch_distances(E, metric):
@@ -236,12 +213,13 @@ def _stack_rows(blocks):
 
 
 class TripletObjective:
-    """Mined triplet loss on labeled rows plus NT-Xent on masked views of unlabeled rows.
+    """A supervised loss on labeled rows plus NT-Xent on masked views of unlabeled rows.
 
-    The loss of a batch is the mean triplet loss of its labeled rows plus
-    ``unlabeled_weight`` times the NT-Xent loss of its unlabeled rows (the
-    NT-Xent loss alone, unweighted, when no row is labeled), plus the L2
-    penalty of the encoder as in scikit-learn's MLP.
+    The loss of a batch is the mean supervised loss of its labeled rows (the
+    mined triplet loss, or with ``proxies`` the normalised-softmax loss of
+    ``_proxies.py``) plus ``unlabeled_weight`` times the NT-Xent loss of its
+    unlabeled rows (the NT-Xent loss alone, unweighted, when no row is
+    labeled), plus the L2 penalty of the encoder as in scikit-learn's MLP.
 
     Parameters
     ----------
@@ -255,6 +233,11 @@ class TripletObjective:
     temperature : float
     unlabeled_weight : float
     alpha : float
+    proxies : ndarray of shape (n_classes, n_components) or None, default=None
+        Class proxies, trained in place as the last parameter: the labeled
+        rows then train the normalised-softmax loss instead of triplets. It
+        compares directions, whatever the metric.
+    proxy_temperature : float, default=0.05
     """
 
     def __init__(
@@ -269,8 +252,12 @@ class TripletObjective:
         temperature,
         unlabeled_weight,
         alpha,
+        proxies=None,
+        proxy_temperature=0.05,
     ):
         self.encoder = encoder
+        self.proxies = proxies
+        self.proxy_temperature = proxy_temperature
         self.metric = metric
         self.mine = MINERS[miner]
         self.margin = margin
@@ -282,13 +269,22 @@ class TripletObjective:
 
     @property
     def params(self):
-        return self.encoder.params
+        if self.proxies is None:
+            return self.encoder.params
+        return self.encoder.params + [self.proxies]
 
     def _labeled_term(self, Z, labels):
+        """Loss, gradient in ``Z`` and gradient in the proxies (None without)."""
+        if self.proxies is not None:
+            E, norms = l2_normalize(Z)
+            loss, grad, proxy_grad = normalized_softmax_loss(
+                E, labels, self.proxies, self.proxy_temperature
+            )
+            return loss, l2_normalize_backward(E, norms, grad), proxy_grad
         E, norms = to_embedding(Z, self.metric)
         triples = self.mine(batch_distances(E, self.metric), labels, self.margin)
         loss, grad = triplet_margin_loss(E, triples, self.metric, self.margin)
-        return loss, embedding_backward(E, norms, grad)
+        return loss, embedding_backward(E, norms, grad), None
 
     def _unlabeled_term(self, Z):
         E, norms = l2_normalize(Z)
@@ -307,33 +303,44 @@ class TripletObjective:
                 corrupt(X_unlabeled, self.mask_ratio, self.corruption, rng),
             ]
         rows = _stack_rows(blocks)
-        return TripletBatch(
-            rows, labels[labeled], X.shape[0], self.encoder.touched_slices(rows)
-        )
+        touched = self.encoder.touched_slices(rows)
+        if self.proxies is not None:
+            touched.append(None)  # every proxy is in each row's softmax
+        return TripletBatch(rows, labels[labeled], X.shape[0], touched)
 
     def output_terms(self, Z, batch):
-        """Loss of the encoder outputs ``Z`` of ``batch.rows`` and its gradient
-        in ``Z``, without the L2 penalty (shared with the pair objective, which
-        adds these terms to its own)."""
+        """Loss of the encoder outputs ``Z`` of ``batch.rows``, its gradient in
+        ``Z`` and in the proxies (None without), without the L2 penalty (shared
+        with the pair objective, which adds these terms to its own)."""
         n_labeled = batch.labels.shape[0]
         loss = 0.0
         output_grad = np.zeros_like(Z)
+        proxy_grad = None if self.proxies is None else np.zeros_like(self.proxies)
         if n_labeled:
-            loss, output_grad[:n_labeled] = self._labeled_term(Z[:n_labeled], batch.labels)
+            loss, output_grad[:n_labeled], labeled_proxy_grad = self._labeled_term(
+                Z[:n_labeled], batch.labels
+            )
+            if labeled_proxy_grad is not None:
+                proxy_grad = labeled_proxy_grad
         if n_labeled < Z.shape[0]:
             term, grad = self._unlabeled_term(Z[n_labeled:])
             weight = self.unlabeled_weight if n_labeled else 1.0
             loss += weight * term
             output_grad[n_labeled:] = grad * weight
-        return loss, output_grad
+        return loss, output_grad, proxy_grad
 
     def _loss(self, batch, need_gradient):
         outputs = self.encoder.forward(batch.rows)
-        loss, output_grad = self.output_terms(outputs[-1], batch)
+        loss, output_grad, proxy_grad = self.output_terms(outputs[-1], batch)
         if not need_gradient:
             return loss, None
-        grads, _ = self.encoder.backward(outputs, output_grad, touched=batch.touched)
+        n_encoder_params = len(self.encoder.params)
+        grads, _ = self.encoder.backward(
+            outputs, output_grad, touched=batch.touched[:n_encoder_params]
+        )
         loss += self.encoder.add_l2_penalty(grads, self.alpha, batch.n_rows)
+        if proxy_grad is not None:
+            grads.append(proxy_grad)
         return loss, grads
 
     def loss_and_gradient(self, batch):

@@ -26,6 +26,7 @@ the convergence test, early stopping with restoration of the best weights,
 the divergence guard and the verbose output. It never imports an estimator.
 """
 
+import math
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -47,6 +48,26 @@ class TrainingHistory:
     n_iter: int = 0
     n_samples_seen: int = 0
     n_steps: int = 0
+
+
+@dataclass(frozen=True)
+class EpochBudget:
+    """``max_iter="auto"``: enough epochs for ``min_steps`` optimizer steps,
+    within ``[min_epochs, max_epochs]``.
+
+    The number of epochs then follows the data: an epoch of a small catalog
+    is a few steps, and a fixed number of epochs under-trains it, while a
+    large catalog needs few epochs. The steps of an epoch are counted in the
+    first epoch of the call.
+    """
+
+    min_steps: int
+    min_epochs: int
+    max_epochs: int
+
+    def epochs(self, steps_per_epoch):
+        wanted = math.ceil(self.min_steps / max(steps_per_epoch, 1))
+        return min(max(wanted, self.min_epochs), self.max_epochs)
 
 
 def shuffled_batches(n_samples, batch_size):
@@ -180,8 +201,9 @@ def train_epochs(
     y : ndarray or None
     history : TrainingHistory
         Updated in place.
-    max_iter : int
-        Maximum number of epochs in this call.
+    max_iter : int or EpochBudget
+        Maximum number of epochs in this call, or a budget that sets it from
+        the optimizer steps of the call's first epoch.
     tol, n_iter_no_change
         Training stops once the training loss (or, with ``validation``, the
         validation score) has not improved by at least ``tol`` for
@@ -205,7 +227,10 @@ def train_epochs(
     params = objective.params
     best_params = None
     last_finite = None
-    for _ in range(max_iter):
+    limit = max_iter if isinstance(max_iter, int) else None
+    epoch = 0
+    while limit is None or epoch < limit:
+        epoch += 1
         start = time.perf_counter()
         last_finite = _copy_params(params, out=last_finite)
         # Overflow on the way to a non-finite loss is caught by the guard below,
@@ -223,6 +248,8 @@ def train_epochs(
                 ConvergenceWarning,
             )
             return
+        if limit is None:
+            limit = max_iter.epochs(n_steps)
         history.n_iter += 1
         history.n_samples_seen += n_seen
         history.n_steps += n_steps
@@ -265,9 +292,10 @@ def train_epochs(
             break
     else:
         if check_convergence:
+            budget = "" if isinstance(max_iter, int) else f", max_iter='auto' at {n_steps} steps an epoch"
             warnings.warn(
-                f"Stochastic optimizer: maximum iterations ({max_iter}) reached and "
-                "the optimization hasn't converged yet.",
+                f"Stochastic optimizer: maximum iterations ({limit}{budget}) reached "
+                "and the optimization hasn't converged yet.",
                 ConvergenceWarning,
             )
     if best_params is not None:

@@ -93,7 +93,15 @@ class PairObjective:
 
     @property
     def params(self):
+        # The label objective's parameters: the encoder's, and its class
+        # proxies with loss="proxy".
+        if self.label_objective is not None:
+            return self.label_objective.params
         return self.encoder.params
+
+    @property
+    def _proxies(self):
+        return None if self.label_objective is None else self.label_objective.proxies
 
     def prepare_batch(self, X, labels, rng, pair_batch):
         n_pair_rows = len(pair_batch.rows)
@@ -105,10 +113,10 @@ class PairObjective:
             )
             blocks.append(label_batch.rows)
         rows = _stack_rows(blocks)
-        return PairTrainingBatch(
-            rows, pair_batch, n_pair_rows, label_batch, X.shape[0],
-            self.encoder.touched_slices(rows),
-        )
+        touched = self.encoder.touched_slices(rows)
+        if self._proxies is not None:
+            touched.append(None)  # every proxy is in each labeled row's softmax
+        return PairTrainingBatch(rows, pair_batch, n_pair_rows, label_batch, X.shape[0], touched)
 
     def _pair_term(self, Z, pairs):
         if pairs.negatives is None:
@@ -134,11 +142,21 @@ class PairObjective:
         output_grad = np.empty_like(Z)
         n = batch.n_pair_rows
         loss, output_grad[:n] = self._pair_term(Z[:n], batch.pairs)
+        proxy_grad = None if self._proxies is None else np.zeros_like(self._proxies)
         if batch.labels is not None:
-            term, output_grad[n:] = self.label_objective.output_terms(Z[n:], batch.labels)
+            term, output_grad[n:], label_proxy_grad = self.label_objective.output_terms(
+                Z[n:], batch.labels
+            )
             loss += term
-        grads, _ = self.encoder.backward(outputs, output_grad, touched=batch.touched)
+            if label_proxy_grad is not None:
+                proxy_grad = label_proxy_grad
+        n_encoder_params = len(self.encoder.params)
+        grads, _ = self.encoder.backward(
+            outputs, output_grad, touched=batch.touched[:n_encoder_params]
+        )
         loss += self.encoder.add_l2_penalty(grads, self.alpha, batch.n_rows)
+        if proxy_grad is not None:
+            grads.append(proxy_grad)
         return loss, grads
 
     def validation_score(self, X, y):

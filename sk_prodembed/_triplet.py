@@ -16,6 +16,7 @@ from ._miners import UNLABELED
 from ._network import MLP
 from ._pair_batches import pair_batches
 from ._pair_objective import PairFitInput, PairObjective, PairTargets, check_pair_supervision
+from ._proxies import initial_proxies
 from ._sampling import class_balanced_batches
 
 # Margins of ``margin="auto"``: a cosine distance lives in [0, 2]; tanh
@@ -108,6 +109,18 @@ class TripletEmbedder(BaseEmbedder):
         returns the unit vectors, so cosine and euclidean nearest neighbours
         agree downstream. ``"euclidean"``: the plain euclidean distance of
         the raw outputs.
+    loss : {"triplet", "proxy"}, default="triplet"
+        The supervised loss of the labeled rows. ``"triplet"``: mined
+        triplets with ``miner`` and ``margin``. ``"proxy"``: the
+        normalised-softmax loss (Zhai and Wu 2018): each class learns a proxy
+        direction and each labeled row is classified among all proxies by
+        cosine similarity over ``proxy_temperature``, so every row is
+        trained against every class at every step, which suits many small
+        classes; it compares directions whatever the ``metric``. With
+        ``"proxy"``, the classes are those of the first fit: a later
+        ``partial_fit`` or warm-started fit may not bring new ones.
+    proxy_temperature : float, default=0.05
+        Temperature of the ``"proxy"`` loss.
     miner : {"batch_hard", "semi_hard", "batch_all"}, default="batch_hard"
         Which triples of a batch are trained on. ``"batch_hard"``: each
         anchor with its farthest positive and closest negative.
@@ -225,6 +238,9 @@ class TripletEmbedder(BaseEmbedder):
         The labels seen in training, unlabeled (-1) excluded.
     encoder_ : MLP
         The encoder network (``encoder_.coefs``, ``encoder_.intercepts``).
+    proxies_ : ndarray of shape (n_classes, n_components)
+        The class proxies, with ``loss="proxy"`` (row ``i`` for
+        ``classes_[i]``; only their directions count).
     loss_curve_ : list of float
         Mean training loss of each epoch.
     validation_scores_ : list of float or None
@@ -304,6 +320,8 @@ class TripletEmbedder(BaseEmbedder):
         "mask_ratio": [Interval(Real, 0, 1, closed="left")],
         "corruption": [StrOptions({"zero", "marginal"})],
         "temperature": [Interval(Real, 0, None, closed="neither")],
+        "loss": [StrOptions({"triplet", "proxy"})],
+        "proxy_temperature": [Interval(Real, 0, None, closed="neither")],
         "unlabeled_weight": [Interval(Real, 0, None, closed="left")],
         "encoder_init": [HasMethods(["transform"]), None],
         "encoder_init_scale": [Interval(Real, 0, None, closed="neither")],
@@ -325,6 +343,8 @@ class TripletEmbedder(BaseEmbedder):
         hidden_layer_sizes=(),
         activation="tanh",
         metric="cosine",
+        loss="triplet",
+        proxy_temperature=0.05,
         miner="batch_hard",
         margin="soft",
         classes_per_batch=64,
@@ -359,6 +379,8 @@ class TripletEmbedder(BaseEmbedder):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.metric = metric
+        self.loss = loss
+        self.proxy_temperature = proxy_temperature
         self.miner = miner
         self.margin = margin
         self.classes_per_batch = classes_per_batch
@@ -432,7 +454,15 @@ class TripletEmbedder(BaseEmbedder):
         if reset:
             self.classes_ = self._check_supervision(y, unlabeled)
         else:
-            self.classes_ = _merge_classes(self.classes_, y[~unlabeled])
+            new_classes = np.setdiff1d(y[~unlabeled], self.classes_)
+            if self.loss == "proxy" and new_classes.size:
+                raise ValueError(
+                    f"y has {new_classes.size} class(es) that the first fit did not see "
+                    f"(for example {new_classes[0]!r}), but loss='proxy' learns one proxy "
+                    "per class of the first fit. Give every class to the first call, "
+                    "or use loss='triplet', which takes new classes as they come."
+                )
+            self.classes_ = _merge_classes(self.classes_, new_classes)
         return X, _encode_against(y, unlabeled, self.classes_)
 
     def _validate_pair_data(self, X, given, reset):
@@ -455,6 +485,10 @@ class TripletEmbedder(BaseEmbedder):
         pairs, weights = check_pair_supervision(given.pairs, given.pair_weight, X.shape[0])
         return X, PairTargets(labels, pairs, weights)
 
+    @property
+    def _network_names(self):
+        return ("encoder", "proxies") if self.loss == "proxy" else ("encoder",)
+
     def _initialize_networks(self, X, y, rng):
         layer_sizes = [
             X.shape[1],
@@ -462,11 +496,18 @@ class TripletEmbedder(BaseEmbedder):
             self.n_components,
         ]
         if self.encoder_init is not None:
-            return {"encoder": self._copy_initial_encoder(layer_sizes, X.dtype)}
-        encoder = MLP.initialize(
-            layer_sizes, self.activation, self.activation, X.dtype, rng
-        )
-        return {"encoder": encoder}
+            networks = {"encoder": self._copy_initial_encoder(layer_sizes, X.dtype)}
+        else:
+            networks = {
+                "encoder": MLP.initialize(
+                    layer_sizes, self.activation, self.activation, X.dtype, rng
+                )
+            }
+        if self.loss == "proxy":
+            networks["proxies"] = initial_proxies(
+                len(self.classes_), self.n_components, X.dtype, rng
+            )
+        return networks
 
     def _copy_initial_encoder(self, layer_sizes, dtype):
         source = self.encoder_init
@@ -512,6 +553,8 @@ class TripletEmbedder(BaseEmbedder):
             temperature=self.temperature,
             unlabeled_weight=self.unlabeled_weight,
             alpha=self.alpha,
+            proxies=networks.get("proxies"),
+            proxy_temperature=self.proxy_temperature,
         )
         if not isinstance(y, PairTargets):
             return label_objective

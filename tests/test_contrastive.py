@@ -231,3 +231,21 @@ def test_validation_score_is_precision_or_self_supervised_loss():
     unlabeled_score = objective.validation_score(X, np.full(40, -1))
     assert unlabeled_score < 0
     assert unlabeled_score == objective.validation_score(X, np.full(40, -1))
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_proxy_objective_gradient_matches_numerical_gradient(sparse):
+    # The proxies are the objective's last parameter; labeled rows train the
+    # normalised-softmax loss, unlabeled ones NT-Xent, as with triplets.
+    from sk_prodembed._proxies import initial_proxies
+
+    rng = np.random.RandomState(1)
+    X = rng.rand(14, 10) * (rng.rand(14, 10) < 0.6)
+    X = sp.csr_matrix(X) if sparse else X
+    labels = np.array([0, 0, 0, 1, 1, 1, 2, 2, 3, -1, -1, -1, -1, -1])
+    objective = _objective("cosine", "batch_hard", 0.5)
+    objective.proxies = initial_proxies(4, 4, np.float64, rng)
+    objective.proxy_temperature = 0.5
+    assert objective.params[-1] is objective.proxies
+    error, scale = objective_gradient_error(objective, X, labels)
+    assert error < 1e-5 * scale

@@ -175,3 +175,24 @@ def test_batches_may_carry_extra_data_to_prepare_batch():
     for rows, extra in received:
         np.testing.assert_array_equal(rows, X[extra["first_row"] : extra["first_row"] + 10])
     assert history.n_samples_seen == 40 and history.n_steps == 4
+
+
+def test_epoch_budget_follows_the_steps_of_an_epoch():
+    from sk_prodembed._engine import EpochBudget
+
+    budget = EpochBudget(min_steps=1000, min_epochs=20, max_epochs=200)
+    assert budget.epochs(100) == 20  # a large catalog: the least epochs
+    assert budget.epochs(8) == 125  # a small one: enough steps
+    assert budget.epochs(1) == 200  # a tiny one: capped
+
+
+def test_budgeted_training_runs_the_epochs_its_first_epoch_implies():
+    from sk_prodembed._engine import EpochBudget
+
+    X, y = _data()  # 10 batches of 20 rows an epoch
+    with pytest.warns(ConvergenceWarning, match=r"maximum iterations \(7, max_iter='auto'"):
+        history = _train(
+            LinearRegressionObjective(3), X, y, tol=0, n_iter_no_change=100,
+            max_iter=EpochBudget(min_steps=65, min_epochs=2, max_epochs=50),
+        )
+    assert history.n_iter == 7 and history.n_steps == 70

@@ -407,3 +407,20 @@ def test_boundary_optimizer_settings_train_on_sparse_input_as_on_dense(params):
     assert sparse_model.n_iter_ == dense_model.n_iter_
     assert np.isfinite(sparse_model.transform(X)).all()
     assert np.isfinite(dense_model.transform(X.toarray())).all()
+
+
+def test_proxy_loss_learns_and_keeps_its_classes():
+    X, y = _catalog(seed=0)
+    X_test, y_test = _catalog(seed=1)
+    model = _fit(_small(loss="proxy", max_iter=15), X, y)
+    assert model.proxies_.shape == (5, 8)
+    assert model.score(X_test, y_test) > leave_one_out_precision(X_test.toarray(), y_test, "cosine") + 0.2
+    before = model.transform(X)
+    with pytest.raises(ValueError, match="loss='proxy' learns one proxy per class"):
+        model.partial_fit(X[:10], np.full(10, 7))
+    np.testing.assert_array_equal(model.transform(X), before)
+    # Known classes and unlabeled rows continue training.
+    partly = y.copy()
+    partly[::2] = -1
+    model.partial_fit(X, partly)
+    assert model.n_iter_ == 16 and model.proxies_.shape == (5, 8)

@@ -19,6 +19,7 @@ from sk_prodembed._network import MLP
 from sk_prodembed._pair_batches import pair_batches
 from sk_prodembed._pair_metrics import make_pair_scorer, pair_ranking_score
 from sk_prodembed._pair_objective import PairObjective
+from sk_prodembed._proxies import initial_proxies
 from sk_prodembed.pairs import PairSplit, RowPairs
 
 N_GROUPS, GROUP_SIZE, N_NOISE_WORDS, N_ATTRIBUTE_WORDS = 60, 4, 30, 24
@@ -111,7 +112,7 @@ def test_labels_and_pairs_train_one_objective():
     assert len(unlabeled.classes_) == 0
 
 
-@pytest.mark.parametrize("with_labels", [False, True])
+@pytest.mark.parametrize("with_labels", [False, "triplet", "proxy"])
 @pytest.mark.parametrize("width", [2, 3])
 def test_pair_objective_gradient_matches_numerical_gradient(with_labels, width):
     X, pairs, groups = _catalog()
@@ -127,6 +128,8 @@ def test_pair_objective_gradient_matches_numerical_gradient(with_labels, width):
         # origin, where the unit-length scaling is not differentiable.
         encoder, metric="cosine", miner="batch_all", margin=None, mask_ratio=0.2,
         corruption="zero", temperature=1.0, unlabeled_weight=1.0, alpha=1e-3,
+        proxies=initial_proxies(3, 4, np.float64, rng) if with_labels == "proxy" else None,
+        proxy_temperature=0.2,
     )
     objective = PairObjective(
         encoder, metric="cosine", temperature=0.3, margin=None, alpha=1e-3,
@@ -357,3 +360,17 @@ def test_popularity_correction_uses_the_log_degree_of_each_candidate():
     plain = _fit(_small(max_iter=2), X, pairs=pairs).transform(X)
     corrected = _fit(_small(max_iter=2, pair_popularity_correction=True), X, pairs=pairs)
     assert not np.allclose(plain, corrected.transform(X))
+
+
+def test_pairs_with_the_proxy_loss_on_labels():
+    X, pairs, groups = _catalog()
+    labels = np.where(groups < 30, groups % 5, -1)
+    model = _fit(_small(loss="proxy", max_iter=3), X, labels, pairs=pairs)
+    assert model.proxies_.shape == (5, 16)
+    untrained = _fit(
+        _small(loss="proxy", max_iter=1, learning_rate_init=1e-9), X, labels, pairs=pairs
+    )
+    assert not np.allclose(model.proxies_, untrained.proxies_, atol=1e-4)
+    # Pairs alone with loss="proxy": no class, no proxy to learn.
+    alone = _fit(_small(loss="proxy", max_iter=2), X, pairs=pairs)
+    assert alone.proxies_.shape == (0, 16)
