@@ -18,6 +18,7 @@ from ._pair_batches import pair_batches
 from ._pair_objective import PairFitInput, PairObjective, PairTargets, check_pair_supervision
 from ._proxies import initial_proxies
 from ._sampling import class_balanced_batches
+from .pairs import RowPairs
 
 # Margins of ``margin="auto"``: a cosine distance lives in [0, 2]; tanh
 # embeddings of 64 dimensions are a few units apart in euclidean distance.
@@ -597,10 +598,14 @@ class TripletEmbedder(BaseEmbedder):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training rows; sparse input is never densified beyond a batch.
-        y : array-like of shape (n_samples,), default=None
+        y : array-like of shape (n_samples,) or RowPairs, default=None
             Labels, any hashable values; the integer -1 marks unlabeled rows,
             which learn through the masked-view term. Optional when
-            ``pairs`` are given; at least one of the two is needed.
+            ``pairs`` are given; at least one of the two is needed. A
+            :class:`~sk_prodembed.pairs.RowPairs` given as ``y`` is taken as
+            ``pairs`` (with no labels): cross-validation then hands each
+            fold's pairs to ``fit`` and to the pair scorer alike, with no
+            need for metadata routing.
         pairs : array-like of int of shape (n_pairs, 2) or (n_pairs, 3), \
                 or RowPairs, default=None
             Row indices into ``X``. Shape (n_pairs, 2): rows that belong
@@ -650,6 +655,15 @@ class TripletEmbedder(BaseEmbedder):
     @staticmethod
     def _supervision(y, pairs, pair_weight):
         """``y`` itself, or the labels and pairs together for the pair objective."""
+        if isinstance(y, RowPairs):
+            # Pairs as the target: cross-validation then slices them for fit
+            # and for the scorer alike, without metadata routing.
+            if pairs is not None:
+                raise ValueError(
+                    "y is a RowPairs (pairs given as the target) and pairs= is given "
+                    "too; give the pairs once."
+                )
+            y, pairs = None, y
         if pairs is None:
             if pair_weight is not None:
                 raise ValueError("pair_weight was given without pairs; pass pairs= too.")

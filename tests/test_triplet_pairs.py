@@ -374,3 +374,22 @@ def test_pairs_with_the_proxy_loss_on_labels():
     # Pairs alone with loss="proxy": no class, no proxy to learn.
     alone = _fit(_small(loss="proxy", max_iter=2), X, pairs=pairs)
     assert alone.proxies_.shape == (0, 16)
+
+
+def test_row_pairs_as_the_target_tune_without_metadata_routing():
+    texts, pairs = _texts()
+    row_pairs = RowPairs(pairs, len(texts))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search = GridSearchCV(
+            make_pipeline(TfidfVectorizer(), _small()),
+            {"tripletembedder__learning_rate_init": [1e-9, 1e-2]},
+            cv=PairSplit(row_pairs, n_splits=3, random_state=0),
+            scoring=make_pair_scorer("recall", k=2),
+        )
+        search.fit(texts, row_pairs)
+    scores = search.cv_results_["mean_test_score"]
+    assert search.best_params_ == {"tripletembedder__learning_rate_init": 1e-2}
+    assert scores[1] > scores[0] + 0.1
+    with pytest.raises(ValueError, match="give the pairs once"):
+        _small().fit(texts[:5], RowPairs([[0, 1]], 5), pairs=[[0, 1]])
