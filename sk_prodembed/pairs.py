@@ -22,8 +22,15 @@ are all in the fold, re-indexed into it. **A pair with a row outside the fold
 is left out of the slice, never used**; with :class:`PairSplit`, those are
 exactly the held-out pairs of the fold. The scorer of
 ``sk_prodembed._pair_metrics.make_pair_scorer`` receives the test fold's
-slice the same way (through metadata routing), so it scores the pairs among
-the held-out items.
+slice the same way, so it scores the pairs among the held-out items. Two
+ways to hand them over:
+
+- as the target, ``search.fit(X, row_pairs)``: ``TripletEmbedder`` takes a
+  RowPairs ``y`` as its pairs, and the scorer reads the test fold's from
+  ``y``; no configuration needed;
+- with metadata routing on, ``search.fit(X, pairs=row_pairs)``, the embedder
+  requesting them (``set_fit_request(pairs=True)``); the scorer always
+  requests them.
 """
 
 from numbers import Integral, Real
