@@ -195,7 +195,7 @@ class TripletEmbedder(BaseEmbedder):
         rows are the batch, and every other row of the batch is a negative
         of each pair. An epoch covers every pair once (or, with labels too,
         as many steps as the labels need if those are more).
-    pair_temperature : float, default=0.05
+    pair_temperature : float, default=0.1
         Temperature of the in-batch softmax over pairs: the cosine
         similarities are divided by it. Separate from ``temperature`` (of
         the self-supervised term), since pairs are far sharper evidence than
@@ -360,7 +360,7 @@ class TripletEmbedder(BaseEmbedder):
         alpha=1e-4,
         unlabeled_batch_size="auto",
         pairs_per_batch=256,
-        pair_temperature=0.05,
+        pair_temperature=0.1,
         pair_popularity_correction=False,
         learning_rate_init=3e-3,
         max_iter=20,
