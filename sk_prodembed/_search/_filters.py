@@ -55,7 +55,7 @@ def index_top_k(search, queries, n, exclusions):
     requested = np.where(extra > 0, n + 2 ** np.ceil(np.log2(np.maximum(extra, 1))), n)
     rows = np.full((n_queries, n), -1, dtype=np.intp)
     complete = np.zeros(n_queries, dtype=bool)
-    for k in np.unique(requested).astype(int):
+    for k in np.unique(requested).astype(int).tolist():
         group = np.flatnonzero(requested == k)
         found = search(queries[group], k)
         valid = found >= 0

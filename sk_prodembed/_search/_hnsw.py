@@ -110,7 +110,9 @@ class HNSWIndex:
             )
         rows = np.empty((queries.shape[0], k), dtype=np.intp)
         for batch in gen_batches(queries.shape[0], _ADD_BATCH):
-            _, nodes = self.index.search(_as_float32_dense(queries[batch]), k, params=parameters)
+            _, nodes = self.index.search(
+                _as_float32_dense(queries[batch]), int(k), params=parameters
+            )
             rows[batch] = np.where(nodes >= 0, self.catalog_row_of_node[nodes], -1)
         return rows
 
