@@ -28,6 +28,7 @@ _ONE_PREDICTION_PER_ROW = (
     [
         NearestNeighborRecommender(),
         NearestNeighborRecommender(3, metric="euclidean", algorithm="kd_tree"),
+        NearestNeighborRecommender(3, algorithm="hnsw", hnsw_m=4, ef_construction=8),
     ],
     expected_failed_checks=lambda estimator: {
         "check_estimator_sparse_array": _ONE_PREDICTION_PER_ROW,
