@@ -59,9 +59,11 @@ class NearestNeighborRecommender(BaseEstimator):
     algorithm : {"brute", "hnsw", "auto", "kd_tree", "ball_tree"}, default="brute"
         ``"brute"`` is exact: blocks of queries are multiplied with blocks of
         catalog items, and only the scores that beat a query's current k-th
-        best are selected from; dense and sparse catalogs, numpy/scipy only,
-        working memory bounded by a constant (under 13 MB per thread in
-        float32) whatever the catalog size. ``"hnsw"`` is approximate, on
+        best are selected from; dense and sparse catalogs, numpy/scipy only.
+        Its working memory does not grow with the catalog or the number of
+        queries: about 10 MB per search thread, plus 12 x 1,024 x k x
+        n_features bytes to rescore the results (8 MB for k=10 and 64
+        float32 features). ``"hnsw"`` is approximate, on
         faiss-cpu's HNSW graph (``pip install "sk_prodembed[ann]"``): much
         faster on large catalogs, at a recall below 1 set by ``hnsw_m``,
         ``ef_construction`` and ``ef_search``. ``"auto"``, ``"kd_tree"`` and
@@ -635,12 +637,9 @@ class NearestNeighborRecommender(BaseEstimator):
         return sorted_by_score(rows, rescore(X, catalog, rows, self.metric))
 
     def _exact_top_k(self, X, n, exclusions):
-        half_squared_norms = None
-        if self.metric == "euclidean":
-            half_squared_norms = row_norms(self.catalog_, squared=True) / 2
         return exact_top_k(
-            X, self.catalog_, n, metric=self.metric, half_squared_norms=half_squared_norms,
-            exclusions=exclusions, n_jobs=effective_n_jobs(self.n_jobs),
+            X, self.catalog_, n, metric=self.metric, exclusions=exclusions,
+            n_jobs=effective_n_jobs(self.n_jobs),
         )
 
     def _warn_about_empty_queries(self, X):

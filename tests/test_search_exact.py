@@ -31,10 +31,6 @@ def _unit_rows(rng, shape):
     return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
-def _half_squared_norms(catalog):
-    return (np.asarray(catalog) ** 2).sum(axis=1) / 2
-
-
 @pytest.mark.parametrize("query_block, item_block", [(3, 2), (5, 7), (64, 1000)])
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
 @pytest.mark.parametrize("n_jobs", [1, 2])
@@ -46,9 +42,7 @@ def test_matches_a_full_sort_across_block_sizes(monkeypatch, query_block, item_b
     catalog, queries = rng.normal(size=(97, 6)), rng.normal(size=(23, 6))
     if metric == "cosine":
         catalog, queries = _unit_rows(rng, (97, 6)), _unit_rows(rng, (23, 6))
-    norms = _half_squared_norms(catalog) if metric == "euclidean" else None
-    rows, scores = exact_top_k(queries, catalog, 5, metric=metric, half_squared_norms=norms,
-                               n_jobs=n_jobs)
+    rows, scores = exact_top_k(queries, catalog, 5, metric=metric, n_jobs=n_jobs)
     expected_rows, expected_scores = _full_sort_top_k(queries, catalog, metric, 5)
     assert_array_equal(rows, expected_rows)
     assert_allclose(scores, expected_scores, rtol=1e-12, atol=1e-12)
@@ -80,10 +74,9 @@ def test_excluded_pairs_are_never_returned(monkeypatch, metric, sparse):
     query_rows = np.r_[np.repeat(np.arange(11), 3), rng.integers(11, size=20)]
     item_rows = np.r_[best.ravel(), rng.integers(60, size=20)]
     exclusions = exclusion_matrix(11, 60, query_rows, item_rows)
-    norms = _half_squared_norms(catalog) if metric == "euclidean" else None
     to_input = sp.csr_matrix if sparse else np.asarray
     rows, scores = exact_top_k(to_input(queries), to_input(catalog), 7, metric=metric,
-                               half_squared_norms=norms, exclusions=exclusions)
+                               exclusions=exclusions)
     expected_rows, expected_scores = _full_sort_top_k(
         queries, catalog, metric, 7, exclusions.toarray()
     )
@@ -102,15 +95,19 @@ def test_float32_stays_float32():
     assert rows.dtype == np.intp
 
 
-def test_working_memory_does_not_grow_with_the_catalog(monkeypatch):
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_working_memory_does_not_grow_with_the_catalog(monkeypatch, metric):
     monkeypatch.setattr(_exact, "QUERY_BLOCK", 64)
     monkeypatch.setattr(_exact, "ITEM_BLOCK", 256)
+    monkeypatch.setattr(_exact, "RESCORE_BLOCK", 64)
     rng = np.random.default_rng(3)
     catalog = _unit_rows(rng, (40_000, 8)).astype(np.float32)
-    queries = _unit_rows(rng, (128, 8)).astype(np.float32)
+    queries = _unit_rows(rng, (1024, 8)).astype(np.float32)
     tracemalloc.start()
-    exact_top_k(queries, catalog, 10, metric="cosine")
+    exact_top_k(queries, catalog, 10, metric=metric)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    # A full block of scores per query block would take 64 * 40,000 * 4 bytes = 10 MB.
-    assert peak < 4 * block_memory_bytes(4, 1)
+    # A full row of scores per query block would take 64 * 40,000 * 4 bytes = 10 MB,
+    # rescoring all queries at once 1,024 * 10 * 8 * 4 bytes per gathered copy.
+    output_bytes = queries.shape[0] * 10 * (4 + 8)
+    assert peak < 4 * block_memory_bytes(4, 1) + output_bytes

@@ -9,12 +9,14 @@ k-th best score are looked at again. After the first few blocks almost no entry
 does, so selection costs one ``max`` pass over the block.
 
 Memory above the catalog and the output is a fixed number of block buffers per
-thread, whatever the catalog size (see :data:`QUERY_BLOCK`, :data:`ITEM_BLOCK`).
+thread plus one block of rescored pairs, whatever the catalog size and the number
+of queries (see :data:`QUERY_BLOCK`, :data:`ITEM_BLOCK`, :data:`RESCORE_BLOCK`).
 """
 
 import numpy as np
 import scipy.sparse as sp
 from joblib import Parallel, delayed
+from sklearn.utils.extmath import row_norms
 from threadpoolctl import threadpool_limits
 
 # One buffer holds QUERY_BLOCK x ITEM_BLOCK scores (4 MB in float32): small
@@ -23,6 +25,9 @@ from threadpoolctl import threadpool_limits
 # most three such buffers (scores, the rows with candidates, a boolean mask).
 QUERY_BLOCK = 512
 ITEM_BLOCK = 2048
+# Queries rescored at once: bounds the gathered (query, item) rows to
+# RESCORE_BLOCK * n * n_features values.
+RESCORE_BLOCK = 1024
 
 
 def block_memory_bytes(itemsize, n_threads):
@@ -30,8 +35,7 @@ def block_memory_bytes(itemsize, n_threads):
     return n_threads * QUERY_BLOCK * ITEM_BLOCK * (2 * itemsize + 1)
 
 
-def exact_top_k(queries, catalog, n, *, metric, half_squared_norms=None, exclusions=None,
-                n_jobs=1):
+def exact_top_k(queries, catalog, n, *, metric, exclusions=None, n_jobs=1):
     """Catalog rows and similarities of the ``n`` best items per query.
 
     Parameters
@@ -44,7 +48,8 @@ def exact_top_k(queries, catalog, n, *, metric, half_squared_norms=None, exclusi
         Items per query, at most the number of items each query may receive.
     metric : {"cosine", "euclidean"}
         With "euclidean" items are ranked by ``q.c - |c|^2 / 2``, which orders
-        them as ``-|q - c|``; ``half_squared_norms`` holds ``|c|^2 / 2``.
+        them as ``-|q - c|``; the norms are computed block by block, so no
+        array grows with the catalog.
     exclusions : csr_matrix of shape (n_queries, n_items), default=None
         Non-zero entries are (query, item) pairs never to recommend.
     n_jobs : int, default=1
@@ -66,7 +71,7 @@ def exact_top_k(queries, catalog, n, *, metric, half_squared_norms=None, exclusi
     def search(block):
         block_exclusions = None if exclusions is None else exclusions[block]
         return _top_k_of_query_block(
-            queries[block], catalog, catalog_t, n, half_squared_norms, block_exclusions
+            queries[block], catalog, catalog_t, n, metric == "euclidean", block_exclusions
         )
 
     n_jobs = max(1, min(n_jobs, len(query_blocks)))
@@ -95,8 +100,15 @@ def rescore(queries, catalog, rows, metric):
     suffer the cancellation of ``|q|^2 - 2 q.c + |c|^2``.
     """
     n_queries, n = rows.shape
-    if n_queries == 0 or n == 0:
-        return np.zeros((n_queries, n), dtype=catalog.dtype)
+    scores = np.zeros((n_queries, n), dtype=catalog.dtype)
+    for start in range(0, n_queries if n else 0, RESCORE_BLOCK):
+        block = slice(start, start + RESCORE_BLOCK)
+        scores[block] = _rescore_block(queries[block], catalog, rows[block], metric)
+    return scores
+
+
+def _rescore_block(queries, catalog, rows, metric):
+    n_queries, n = rows.shape
     flat = rows.ravel()
     repeated = np.repeat(np.arange(n_queries), n)
     if sp.issparse(queries) or sp.issparse(catalog):
@@ -115,14 +127,14 @@ def rescore(queries, catalog, rows, metric):
         else:
             difference = query_rows - item_rows
             values = -np.sqrt(np.einsum("ij,ij->i", difference, difference))
-    return values.reshape(n_queries, n).astype(catalog.dtype, copy=False)
+    return values.reshape(n_queries, n)
 
 
 def _as_csr(X):
     return X if sp.issparse(X) else sp.csr_matrix(X)
 
 
-def _top_k_of_query_block(queries, catalog, catalog_t, n, half_squared_norms, exclusions):
+def _top_k_of_query_block(queries, catalog, catalog_t, n, euclidean, exclusions):
     n_block, n_items = queries.shape[0], catalog.shape[0]
     dense = not sp.issparse(queries) and not sp.issparse(catalog)
     if dense:
@@ -144,8 +156,8 @@ def _top_k_of_query_block(queries, catalog, catalog_t, n, half_squared_norms, ex
         else:
             product = queries @ catalog_t[:, start:stop]
             np.copyto(scores, product.toarray() if sp.issparse(product) else product)
-        if half_squared_norms is not None:
-            scores -= half_squared_norms[start:stop]
+        if euclidean:
+            scores -= row_norms(catalog[start:stop], squared=True) / 2
         if exclusions is not None:
             lo, hi = np.searchsorted(excluded_cols, [start, stop])
             scores[excluded_rows[lo:hi], excluded_cols[lo:hi] - start] = -np.inf
