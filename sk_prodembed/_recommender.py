@@ -546,36 +546,19 @@ class NearestNeighborRecommender(BaseEstimator):
 
     def _item_exclusions(self, exclude_items, n_queries):
         """``exclude_items`` as a boolean CSR matrix (n_queries, n_items), or None."""
-        if exclude_items is None:
-            return None
-        n_items = self.catalog_.shape[0]
-        if sp.issparse(exclude_items):
-            if exclude_items.shape != (n_queries, n_items):
-                raise ValueError(
-                    f"exclude_items as a matrix must have shape ({n_queries}, {n_items}) "
-                    f"(queries, catalog items), got {exclude_items.shape}."
-                )
-            return _filters.combine(sp.csr_matrix(exclude_items, dtype=bool))
-        if isinstance(exclude_items, (str, bytes)) or len(exclude_items) != n_queries:
-            raise ValueError(
-                "exclude_items must hold one sequence of item ids per query "
-                f"({n_queries}), or be a sparse matrix."
-            )
-        per_query = [[] if ids is None else list(ids) for ids in exclude_items]
-        lengths = [len(ids) for ids in per_query]
-        flat = [item for ids in per_query for item in ids]
-        query_rows = np.repeat(np.arange(n_queries), lengths)
-        if self.item_ids_ is None:
-            flat = np.asarray(flat, dtype=np.int64 if not flat else None)
-            found = (flat >= 0) & (flat < n_items) if flat.dtype.kind in "iu" else np.zeros(
-                len(flat), dtype=bool
-            )
-            item_rows = np.where(found, flat, 0).astype(np.intp)
-        else:
-            item_rows, found = rows_of_ids(np.asarray(flat), self._id_order, self._sorted_ids)
-        return _filters.exclusion_matrix(
-            n_queries, n_items, query_rows[found], item_rows[found]
+        return _filters.item_exclusions(
+            exclude_items, n_queries, self.catalog_.shape[0], self._rows_of_known_ids
         )
+
+    def _rows_of_known_ids(self, ids):
+        """Catalog rows of ids, and which ids are in the catalog at all."""
+        if self.item_ids_ is not None:
+            return rows_of_ids(ids, self._id_order, self._sorted_ids)
+        # Without item_ids, ids are row indices.
+        if ids.dtype.kind not in "iu":
+            return np.zeros(ids.shape, dtype=np.intp), np.zeros(ids.shape, dtype=bool)
+        found = (ids >= 0) & (ids < self.catalog_.shape[0])
+        return np.where(found, ids, 0).astype(np.intp), found
 
     def _self_exclusions(self, X, exclude_self):
         """Exclusion matrix of query row i from catalog item i, or None."""

@@ -35,6 +35,35 @@ def combine(*matrices):
     return union
 
 
+def item_exclusions(exclude_items, n_queries, n_items, rows_of_ids):
+    """The ``exclude_items`` argument of ``recommend`` as an exclusion matrix, or None.
+
+    It is either a matrix of shape (n_queries, n_items) whose non-zero entries
+    are excluded, or one sequence of item ids per query (None for none), which
+    ``rows_of_ids(ids) -> (rows, found)`` turns into catalog rows; ids not in
+    the catalog (a discontinued item in a purchase history) are ignored.
+    """
+    if exclude_items is None:
+        return None
+    if sp.issparse(exclude_items):
+        if exclude_items.shape != (n_queries, n_items):
+            raise ValueError(
+                f"exclude_items as a matrix must have shape ({n_queries}, {n_items}) "
+                f"(queries, catalog items), got {exclude_items.shape}."
+            )
+        return combine(sp.csr_matrix(exclude_items, dtype=bool))
+    if isinstance(exclude_items, (str, bytes)) or len(exclude_items) != n_queries:
+        raise ValueError(
+            f"exclude_items must hold one sequence of item ids per query ({n_queries}), "
+            "or be a sparse matrix."
+        )
+    per_query = [[] if ids is None else list(ids) for ids in exclude_items]
+    query_rows = np.repeat(np.arange(n_queries), [len(ids) for ids in per_query])
+    flat = np.asarray([item for ids in per_query for item in ids])
+    item_rows, found = rows_of_ids(flat)
+    return exclusion_matrix(n_queries, n_items, query_rows[found], item_rows[found])
+
+
 def n_excluded(exclusions, n_queries):
     if exclusions is None:
         return np.zeros(n_queries, dtype=np.intp)
