@@ -13,6 +13,7 @@ import scipy.sparse as sp
 from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.preprocessing import normalize
+from sklearn.utils import gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import row_norms
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
@@ -23,6 +24,9 @@ from ._search._hnsw import HNSWIndex
 from ._search._item_ids import rows_of_ids, sorted_ids
 from ._search._tree import TreeIndex
 from .metrics import precision_at_k
+
+# Rows compared at once when checking whether the queries are the catalog.
+_COMPARE_BLOCK = 65536
 
 LabelGroundTruth = namedtuple("LabelGroundTruth", ["y_true", "y_pred", "n_relevant"])
 LabelGroundTruth.__doc__ = """What the label-ground-truth metrics of :mod:`sk_prodembed.metrics` take.
@@ -587,10 +591,14 @@ class NearestNeighborRecommender(BaseEstimator):
             return False
         # A Pipeline re-embeds the catalog rows at score time; fit_transform and
         # transform may differ by rounding, so equality is up to sqrt(eps).
-        difference = abs(X - catalog)
-        largest_difference = difference.max() if difference.size else 0.0
-        scale = abs(catalog).max() if catalog.size else 0.0
-        return bool(largest_difference <= np.sqrt(np.finfo(catalog.dtype).eps) * max(scale, 1.0))
+        # Compared block by block: no temporary the size of the catalog.
+        tolerance = np.sqrt(np.finfo(catalog.dtype).eps)
+        for rows in gen_batches(catalog.shape[0], _COMPARE_BLOCK):
+            difference = abs(X[rows] - catalog[rows])
+            scale = max(abs(catalog[rows]).max(), 1.0) if difference.size else 1.0
+            if difference.size and difference.max() > tolerance * scale:
+                return False
+        return True
 
     # -- search --------------------------------------------------------------
 

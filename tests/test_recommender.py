@@ -12,6 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from sk_prodembed import _recommender
 from sk_prodembed._recommender import NearestNeighborRecommender
 from sk_prodembed._search import _exact
 from sk_prodembed.datasets import make_product_catalog
@@ -132,7 +133,9 @@ def test_exclude_self_when_the_item_hides_behind_many_duplicates(algorithm):
     assert not np.any(ids == np.arange(6)[:, None])
 
 
-def test_exclude_self_auto_detects_the_catalog(catalog_and_queries):
+def test_exclude_self_auto_detects_the_catalog(catalog_and_queries, monkeypatch):
+    # The catalog is compared with the queries 7 rows at a time.
+    monkeypatch.setattr(_recommender, "_COMPARE_BLOCK", 7)
     catalog, queries = catalog_and_queries
     recommender = NearestNeighborRecommender(4).fit(catalog)
     auto_ids, _ = recommender.recommend(catalog.copy(), exclude_self="auto")
@@ -144,7 +147,13 @@ def test_exclude_self_auto_detects_the_catalog(catalog_and_queries):
         recommender.recommend(queries, exclude_self="auto")[0],
         recommender.recommend(queries)[0],
     )
-    # Same shape, different rows: not the catalog.
+    # Same shape, different rows (only in the last block, or everywhere): not the catalog.
+    last_changed = catalog.copy()
+    last_changed[-1] += 1e-3
+    assert not np.any(
+        recommender.recommend(last_changed, exclude_self="auto")[0]
+        != recommender.recommend(last_changed)[0]
+    )
     other = catalog[::-1]
     assert_array_equal(
         recommender.recommend(other, exclude_self="auto")[0], recommender.predict(other)
