@@ -66,7 +66,8 @@ def exact_top_k(queries, catalog, n, *, metric, exclusions=None, n_jobs=1):
     n_queries = queries.shape[0]
     query_blocks = [slice(start, min(start + QUERY_BLOCK, n_queries))
                     for start in range(0, n_queries, QUERY_BLOCK)]
-    catalog_t = catalog.T if not sp.issparse(catalog) else catalog.T.tocsr()
+    # A transposed view; a sparse catalog is sliced by rows (cheap in CSR) instead.
+    catalog_t = None if sp.issparse(catalog) else catalog.T
 
     def search(block):
         block_exclusions = None if exclusions is None else exclusions[block]
@@ -154,7 +155,8 @@ def _top_k_of_query_block(queries, catalog, catalog_t, n, euclidean, exclusions)
         if dense:
             np.matmul(queries, catalog_t[:, start:stop], out=scores)
         else:
-            product = queries @ catalog_t[:, start:stop]
+            block = catalog[start:stop].T if catalog_t is None else catalog_t[:, start:stop]
+            product = queries @ block
             np.copyto(scores, product.toarray() if sp.issparse(product) else product)
         if euclidean:
             scores -= row_norms(catalog[start:stop], squared=True) / 2
