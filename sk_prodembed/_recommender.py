@@ -29,7 +29,7 @@ from .metrics import precision_at_k
 _COMPARE_BLOCK = 65536
 
 LabelGroundTruth = namedtuple("LabelGroundTruth", ["y_true", "y_pred", "n_relevant"])
-LabelGroundTruth.__doc__ = """What the label-ground-truth metrics of :mod:`sk_prodembed.metrics` take.
+LabelGroundTruth.__doc__ = """The input of the label-ground-truth metrics (:mod:`sk_prodembed.metrics`).
 
 ``y_true`` holds the query labels, ``y_pred`` the stored labels of the
 recommended items (n_queries, k), and ``n_relevant`` the number of catalog items
@@ -244,7 +244,9 @@ class NearestNeighborRecommender(BaseEstimator):
         X, y = self._validate_catalog(X, y, reset=False)
         if (y is None) != (self.catalog_labels_ is None):
             state = "has" if y is None else "has no"
-            raise ValueError(f"The catalog {state} labels: pass y to partial_fit exactly when fit had y.")
+            raise ValueError(
+                f"The catalog {state} labels: pass y to partial_fit exactly when fit had y."
+            )
         if (item_ids is None) != (self.item_ids_ is None):
             state = "has" if item_ids is None else "has no"
             raise ValueError(
@@ -256,7 +258,8 @@ class NearestNeighborRecommender(BaseEstimator):
         if sp.issparse(self.catalog_):
             catalog = sp.vstack([self.catalog_, sp.csr_matrix(rows)], format="csr")
         else:
-            catalog = np.concatenate([self.catalog_, rows.toarray() if sp.issparse(rows) else rows])
+            rows = rows.toarray() if sp.issparse(rows) else rows
+            catalog = np.concatenate([self.catalog_, rows])
         labels = None if y is None else np.concatenate([self.catalog_labels_, y])
         if self.index_ is not None:
             self.index_.add(catalog, self.catalog_.shape[0])
@@ -518,7 +521,9 @@ class NearestNeighborRecommender(BaseEstimator):
         self.catalog_labels_ = labels
         self.item_ids_ = item_ids
         # Lookup table from id to catalog row, rebuilt with every catalog change.
-        self._id_order, self._sorted_ids = (None, None) if item_ids is None else sorted_ids(item_ids)
+        self._id_order, self._sorted_ids = (
+            (None, None) if item_ids is None else sorted_ids(item_ids)
+        )
 
     def _new_index(self):
         if self.algorithm == "brute":

@@ -213,7 +213,8 @@ def test_label_ground_truth_is_what_the_metrics_take():
     truth = recommender.label_ground_truth(catalog, n_recommendations=3)
     assert truth.y_pred.shape == (40, 3)
     assert_array_equal(truth.y_true, labels)
-    assert_array_equal(truth.y_pred, labels[recommender.recommend(catalog, 3, exclude_self=True)[0]])
+    recommended, _ = recommender.recommend(catalog, 3, exclude_self=True)
+    assert_array_equal(truth.y_pred, labels[recommended])
     assert_array_equal(truth.n_relevant, np.full(40, 9))  # 10 per label, minus the item
     recall = recall_at_k(truth.y_true, truth.y_pred, n_relevant=truth.n_relevant)
     hits = (truth.y_pred == labels[:, None]).sum(axis=1)

@@ -17,8 +17,11 @@ pytest.importorskip("faiss", reason="the 'ann' extra is not installed")
 def _clustered(n_items, n_queries, n_features=8, seed=0):
     rng = np.random.default_rng(seed)
     centers = rng.normal(size=(20, n_features))
-    catalog = centers[rng.integers(20, size=n_items)] + 0.3 * rng.normal(size=(n_items, n_features))
-    queries = centers[rng.integers(20, size=n_queries)] + 0.3 * rng.normal(size=(n_queries, n_features))
+    def draw(n_rows):
+        noise = 0.3 * rng.normal(size=(n_rows, n_features))
+        return centers[rng.integers(20, size=n_rows)] + noise
+
+    catalog, queries = draw(n_items), draw(n_queries)
     return catalog.astype(np.float32), queries.astype(np.float32)
 
 
