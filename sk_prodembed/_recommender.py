@@ -29,7 +29,7 @@ from .metrics import precision_at_k
 _COMPARE_BLOCK = 65536
 
 LabelGroundTruth = namedtuple("LabelGroundTruth", ["y_true", "y_pred", "n_relevant"])
-LabelGroundTruth.__doc__ = """The input of the label-ground-truth metrics (:mod:`sk_prodembed.metrics`).
+LabelGroundTruth.__doc__ = """The input of the metrics of sk_prodembed.metrics, by labels.
 
 ``y_true`` holds the query labels, ``y_pred`` the stored labels of the
 recommended items (n_queries, k), and ``n_relevant`` the number of catalog items
