@@ -111,3 +111,26 @@ def test_working_memory_does_not_grow_with_the_catalog(monkeypatch, metric):
     # rescoring all queries at once 1,024 * 10 * 8 * 4 bytes per gathered copy.
     output_bytes = queries.shape[0] * 10 * (4 + 8)
     assert peak < 4 * block_memory_bytes(4, 1) + output_bytes
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_search_threads_run_with_a_single_threaded_blas(monkeypatch, n_jobs):
+    # n_jobs search threads, each calling a multi-threaded BLAS, would
+    # oversubscribe the cores: above one job the BLAS is limited to one thread.
+    from threadpoolctl import threadpool_info
+
+    monkeypatch.setattr(_exact, "QUERY_BLOCK", 4)
+    original = _exact._top_k_of_query_block
+    blas_threads = []
+
+    def recording(*args):
+        blas_threads.append(max(p["num_threads"] for p in threadpool_info()
+                                if p["user_api"] == "blas"))
+        return original(*args)
+
+    monkeypatch.setattr(_exact, "_top_k_of_query_block", recording)
+    catalog = _unit_rows(np.random.default_rng(4), (30, 3))
+    before = max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+    exact_top_k(catalog[:12], catalog, 2, metric="cosine", n_jobs=n_jobs)
+    assert len(blas_threads) == 3
+    assert set(blas_threads) == ({1} if n_jobs > 1 else {before})
