@@ -219,3 +219,23 @@ def test_label_ground_truth_is_what_the_metrics_take():
     recall = recall_at_k(truth.y_true, truth.y_pred, n_relevant=truth.n_relevant)
     hits = (truth.y_pred == labels[:, None]).sum(axis=1)
     assert recall == pytest.approx(np.mean(hits / 9))
+
+
+def test_an_updated_catalog_round_trips_through_skops(catalog_and_queries, tmp_path):
+    sio = pytest.importorskip("skops.io")
+    from sk_prodembed import SKOPS_TRUSTED_TYPES
+
+    catalog, queries = catalog_and_queries
+    ids = np.array([f"sku{j}" for j in range(80)])
+    recommender = NearestNeighborRecommender(4).fit(catalog[:70], np.arange(70) % 3,
+                                                    item_ids=ids[:70])
+    recommender.partial_fit(catalog[70:], np.arange(10) % 3, item_ids=ids[70:])
+    recommender.remove_items(ids[:5])
+    path = tmp_path / "recommender.skops"
+    sio.dump(recommender, path)
+    assert set(sio.get_untrusted_types(file=path)) <= set(SKOPS_TRUSTED_TYPES)
+    loaded = sio.load(path, trusted=SKOPS_TRUSTED_TYPES)
+    assert_array_equal(loaded.predict(queries), recommender.predict(queries))
+    # The id lookup survives too.
+    assert_array_equal(loaded.recommend_for_items(["sku9"])[0],
+                       recommender.recommend_for_items(["sku9"])[0])
