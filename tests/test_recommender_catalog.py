@@ -239,3 +239,23 @@ def test_an_updated_catalog_round_trips_through_skops(catalog_and_queries, tmp_p
     # The id lookup survives too.
     assert_array_equal(loaded.recommend_for_items(["sku9"])[0],
                        recommender.recommend_for_items(["sku9"])[0])
+
+
+def test_texts_with_no_known_word_match_nothing_through_tfidf():
+    # TF-IDF maps a text with no vocabulary word to the zero row; it must come
+    # back with similarity 0 and a warning, not as anyone's perfect match.
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+
+    texts = np.array(["red cotton shirt", "blue cotton shirt", "oak desk", "pine desk", ""])
+    pipe = make_pipeline(TfidfVectorizer(), NearestNeighborRecommender(2)).fit(texts)
+    with pytest.warns(UserWarning, match="2 of 3 queries are all-zero rows"):
+        ids, similarities = pipe[-1].recommend(
+            pipe[:-1].transform(["", "xyzzy qwerty", "cotton shirt"])
+        )
+    assert_array_equal(similarities[:2], 0.0)
+    assert set(ids[2]) == {0, 1}
+    # The empty catalog item (row 4) is similar to nothing, itself included.
+    with pytest.warns(UserWarning, match="1 of 1 queries"):
+        _, similarities = pipe[-1].recommend_for_items([4])
+    assert_array_equal(similarities, 0.0)
