@@ -35,9 +35,7 @@ def read_table(path, *, sep="auto", encoding="auto", compression="auto"):
     Raises CommandError, with a message naming the option to change, on every
     input it cannot read.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise CommandError(f"no such file: {path}" if not path.exists() else f"not a file: {path}")
+    path = check_file(path)
     with path.open("rb") as file:
         head = file.read(8)
     if not head:
@@ -74,6 +72,13 @@ def read_table(path, *, sep="auto", encoding="auto", compression="auto"):
     name = _SEPARATOR_NAMES.get(sep, f"{sep!r}-separated")
     described = f"{compression}-compressed {name}" if compression else name
     return frame, f"{described}, {encoding}"
+
+
+def check_file(path):
+    path = Path(path)
+    if not path.is_file():
+        raise CommandError(f"no such file: {path}" if not path.exists() else f"not a file: {path}")
+    return path
 
 
 def _check_compression(path, requested, detected):
