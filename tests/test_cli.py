@@ -459,3 +459,29 @@ def test_debug_raises_instead(tmp_path):
 
     with pytest.raises(CommandError, match="no such file"):
         main(["fit", "--csv", str(tmp_path / "none.csv"), "--model", "m.skops", "--debug"])
+
+
+def test_repeated_names_train_once_and_stay_in_the_catalog(capsys, tmp_path):
+    rows = _rows()
+    rows[10][1] = rows[11][1] = rows[12][1]  # three products, one name
+    model, err = _fit_pickle(capsys, _write(tmp_path / "p.csv", rows), tmp_path)
+    assert "Training on 78 distinct texts; the 2 repeated names are in the catalog" in err
+    assert "Fitting TripletEmbedder(4) on 78 products" in err
+    assert len(model.named_steps["recommender"].item_ids_) == 80
+
+
+def test_readme_commands_use_existing_options():
+    # The README's command-line block, parsed (not run) by the command's parser.
+    import re
+    import shlex
+
+    from sk_prodembed._cli import _with_default_command, build_parser
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme[readme.index("## Command line") :]
+    block = re.search(r"```bash\n(.*?)```", section, re.S)[1].replace("\\\n", " ")
+    commands = [shlex.split(line)[1:] for line in block.splitlines()
+                if line.startswith("sk-prodembed ")]
+    assert [args[0] for args in commands] == ["fit", "recommend", "recommend", "recommend"]
+    for args in commands:
+        build_parser().parse_args(_with_default_command(args))

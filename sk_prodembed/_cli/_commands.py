@@ -288,21 +288,33 @@ def fit(args, progress):
 
     from .. import NearestNeighborRecommender
 
+    # Each text trains once (a repeated name would be its own free positive);
+    # every product, repeated or not, is in the catalog of recommendations.
+    distinct = _first_of_each(texts)
     y = None
     if kind == "triplet":
         keep = label_filter(texts, labels, args.min_class_size, progress)
         check_categories(labels, keep, args.min_class_size,
                          "the triplet embedder needs at least two; drop --label-column to fit "
                          "the self-supervised autoencoder")
-        # Rows outside the kept categories still train, as unlabeled rows (-1).
+        # Products outside the kept categories still train, as unlabeled rows (-1).
         y = np.array([label if k else -1 for label, k in zip(labels, keep)], dtype=object)
-        if not keep.all():
-            progress.line(f"  the {count(int((~keep).sum()), 'dropped row')} train as unlabelled rows")
+        n_unlabelled = int((distinct & ~keep).sum())
+        if n_unlabelled:
+            progress.line(f"  {count(n_unlabelled, 'other distinct product')} train unlabelled")
+        y = y[distinct]
+    if not distinct.all():
+        progress.line(
+            f"Training on {count(int(distinct.sum()), 'distinct text')}; the "
+            f"{count(int((~distinct).sum()), 'repeated name')} are in the catalog, not trained twice"
+        )
 
     tfidf = make_tfidf(args.min_df)
-    X = vectorise(tfidf, texts, progress, args.min_df)
+    train_texts = [text for text, first in zip(texts, distinct) if first]
+    X_train = vectorise(tfidf, train_texts, progress, args.min_df)
     embedder = _embedder(kind, args, not args.quiet)
-    fit_embedder(embedder, X, y, progress, f"{type(embedder).__name__}({args.n_components})")
+    fit_embedder(embedder, X_train, y, progress, f"{type(embedder).__name__}({args.n_components})")
+    X = tfidf.transform(texts)
     with progress.stage(f"Indexing the catalog of {count(len(texts), 'product')}"):
         recommender = NearestNeighborRecommender(args.n_recommendations)
         recommender.fit(embedder.transform(X), item_ids=np.asarray(ids, dtype=object))
@@ -360,6 +372,17 @@ def recommend(args, progress):
         progress.line(f"Wrote {count(sum(map(len, ids)), 'recommendation')} "
                       f"for {count(len(keys), 'query', 'queries')} to {args.output}")
     return 0
+
+
+def _first_of_each(texts):
+    import numpy as np
+
+    seen = set()
+    first = np.zeros(len(texts), dtype=bool)
+    for row, text in enumerate(texts):
+        first[row] = text not in seen
+        seen.add(text)
+    return first
 
 
 def _drop_own_id(keys, ids, scores, n):
