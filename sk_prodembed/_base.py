@@ -101,15 +101,28 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
     def _validate_X(self, X, reset, **kwargs):
         """validate_data with the input types every embedder accepts."""
-        X = validate_data(
-            self,
-            X,
-            reset=reset,
-            accept_sparse=("csr", "csc"),
-            dtype=[np.float64, np.float32],
-            ensure_all_finite=self._ensure_all_finite,
-            **kwargs,
-        )
+        try:
+            X = validate_data(
+                self,
+                X,
+                reset=reset,
+                accept_sparse=("csr", "csc"),
+                dtype=[np.float64, np.float32],
+                ensure_all_finite=self._ensure_all_finite,
+                **kwargs,
+            )
+        except ValueError as error:
+            # numpy's message for a list of product names, a text column of a
+            # DataFrame, ...: say what to do instead.
+            if "could not convert string to float" not in str(error):
+                raise
+            name = type(self).__name__
+            raise ValueError(
+                f"{name} needs numeric features, but X holds text ({error}). Vectorise "
+                f"the text first, for example make_pipeline(TfidfVectorizer(), {name}()); "
+                "for a DataFrame with a text column, put ColumnTransformer([('text', "
+                "TfidfVectorizer(), 'name')]) before the embedder."
+            ) from error
         if sp.issparse(X) and X.format != "csr":
             X = X.tocsr()
         return X
