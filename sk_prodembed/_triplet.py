@@ -242,6 +242,14 @@ class TripletEmbedder(BaseEmbedder):
     ``solver="sgd"`` and ``alpha=0`` the model equals the one trained on the
     dense form of the same input.
 
+    pandas or polars output of a text pipeline: ``make_pipeline(TfidfVectorizer(),
+    embedder).set_output(transform="pandas")`` raises, because the
+    vectorizer's sparse output has no ``set_output``. Set it on the embedder
+    step, ``pipe[-1].set_output(transform="pandas")`` (or on the embedder
+    before building the pipeline), or run the pipeline inside
+    ``with sklearn.config_context(transform_output="pandas"):``; the columns
+    are named ``tripletembedder0``, ``tripletembedder1``, ...
+
     Examples
     --------
     >>> import numpy as np
