@@ -6,6 +6,7 @@ options are parsed, so ``--help`` and bad options answer at once.
 """
 
 import argparse
+import os
 import sys
 import textwrap
 import warnings
@@ -238,6 +239,11 @@ def main(argv=None, prog="sk-prodembed"):
             if args.debug:
                 raise
             print(f"{prog}: error: {error}", file=sys.stderr)
+            return 1
+        except BrokenPipeError:
+            # The reader of stdout left (`... | head`): not an error of ours.
+            # Point stdout at devnull so that Python's exit flush stays silent.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 1
         except KeyboardInterrupt:
             if args.debug:
