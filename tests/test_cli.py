@@ -41,7 +41,9 @@ SINGLE_THREADED_BLAS = {
 
 def _rows(n_products=80, n_categories=4, seed=0):
     texts, labels = make_product_catalog(n_products, n_categories, random_state=seed)
-    return [[f"sku{i}", text, f"category {label}"] for i, (text, label) in enumerate(zip(texts, labels))]
+    return [
+        [f"sku{i}", text, f"category {label}"] for i, (text, label) in enumerate(zip(texts, labels))
+    ]
 
 
 def _write(path, rows, *, sep=",", encoding="utf-8", opener=open):
@@ -338,7 +340,8 @@ def _one_category(folder):
 
 
 def _small_categories(folder):
-    return _write(folder / "p.csv", [[f"s{i}", f"thing {i}", f"category {i % 5}"] for i in range(20)])
+    rows = [[f"s{i}", f"thing {i}", f"category {i % 5}"] for i in range(20)]
+    return _write(folder / "p.csv", rows)
 
 
 BAD_INPUTS = {
@@ -403,7 +406,9 @@ def test_too_few_products_for_the_split(capsys, tmp_path):
     status, _, err = run(capsys, "evaluate", "--csv", path, *COLUMNS, *FAST,
                          "--test-size", "0.1", "--quiet")
     assert status == 1
-    assert "too few products (15) for a stratified split with --test-size 0.1 and 3 categories" in err
+    assert (
+        "too few products (15) for a stratified split with --test-size 0.1 and 3 categories"
+    ) in err
 
 
 BAD_OPTIONS = {
@@ -413,6 +418,8 @@ BAD_OPTIONS = {
                      "does not exist"),
     "repeated ids": (["fit", "--csv", "{csv}", "--id-column", "category", "--model", "{tmp}/m.pkl"],
                      "--id-column 'category' has 4 repeated ids"),
+    "missing ids": (["fit", "--csv", "{tmp}/no_ids.csv", "--id-column", "sku", "--model",
+                     "{tmp}/m.pkl"], "--id-column 'sku' is empty in 1 row of"),
     "triplet without labels": (["fit", "--csv", "{csv}", "--embedder", "triplet", "--model",
                                 "{tmp}/m.pkl"], "--embedder triplet needs --label-column"),
     "missing model": (["recommend", "--model", "{tmp}/none.skops"], "no such model file"),
@@ -426,6 +433,7 @@ BAD_OPTIONS = {
 def test_bad_option_is_one_line_and_a_non_zero_exit(capsys, tmp_path, case):
     csv_path = _write(tmp_path / "p.csv", _rows())
     (tmp_path / "junk.pkl").write_bytes(b"not a pickle")
+    _write(tmp_path / "no_ids.csv", [["", "red mug", "kitchen"], *_rows()])
     if case == "unknown items":
         assert main(["fit", "--csv", str(csv_path), "--text-column", "name", "--id-column", "sku",
                      "--model", str(tmp_path / "m.joblib"), *FAST, "--quiet"]) == 0

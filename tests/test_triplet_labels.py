@@ -103,7 +103,9 @@ def test_integer_minus_one_is_unlabeled_in_every_array_type(container):
     np.testing.assert_array_equal(model.transform(X), reference.transform(X))
 
 
-@pytest.mark.parametrize("labels", [np.array([0, 1, 2, -1] * 15), np.array([0.0, 1.0, 2.0, -1.0] * 15)])
+@pytest.mark.parametrize(
+    "labels", [np.array([0, 1, 2, -1] * 15), np.array([0.0, 1.0, 2.0, -1.0] * 15)]
+)
 def test_numeric_minus_one_is_unlabeled_in_numpy_and_pandas(labels):
     X, _ = _data()
     numpy_model = _fit(labels, X)

@@ -112,7 +112,7 @@ def _training_options():
 
 
 def build_parser(prog="sk-prodembed"):
-    from . import _commands
+    from . import _evaluate, _fit, _recommend
 
     parser = argparse.ArgumentParser(
         prog=prog, description=_DESCRIPTION, formatter_class=_HelpFormatter
@@ -140,7 +140,7 @@ def build_parser(prog="sk-prodembed"):
     evaluate.add_argument("--n-examples", type=int, default=3, help="example products shown")
     evaluate.add_argument("--n-recommendations", type=int, default=5,
                           help="recommendations shown per example product")
-    evaluate.set_defaults(run=_commands.evaluate)
+    evaluate.set_defaults(run=_evaluate.evaluate)
 
     fit = commands.add_parser(
         "fit",
@@ -172,11 +172,14 @@ def build_parser(prog="sk-prodembed"):
         "--model", metavar="FILE", required=True,
         help="where to save the model: .skops (safe to load, needs skops), .joblib or .pkl",
     )
-    fit.set_defaults(run=_commands.fit)
+    fit.set_defaults(run=_fit.fit)
 
     recommend = commands.add_parser(
         "recommend",
-        parents=[_reading_options("none, recommend for the whole catalog of the model"), _common_options()],
+        parents=[
+            _reading_options("none, recommend for the whole catalog of the model"),
+            _common_options(),
+        ],
         formatter_class=_HelpFormatter,
         help="write the recommendations of a saved model to a CSV file",
         description=_paragraphs(
@@ -202,7 +205,7 @@ def build_parser(prog="sk-prodembed"):
         "--output", metavar="FILE", default="-",
         help="CSV file to write (.tsv for tabs, .gz to compress); - is stdout",
     )
-    recommend.set_defaults(run=_commands.recommend)
+    recommend.set_defaults(run=_recommend.recommend)
     return parser
 
 
