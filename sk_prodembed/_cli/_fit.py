@@ -16,8 +16,8 @@ from ._training import fit_embedder, make_embedder, make_tfidf, vectorise
 
 def fit(args, progress):
     """Fit TF-IDF -> embedder on a catalog file, save it with the catalog's embeddings."""
-    _check_model_path(args.model)
     check_file(args.csv)
+    _check_model_path(args.model)
     texts, labels, ids = read_catalog(args, progress, label_column=args.label_column)
     kind = _embedder_kind(args, texts, labels, ids)
 
