@@ -99,17 +99,18 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             )
         return [int(s) for s in sizes]
 
-    def _validate_X(self, X, reset, **kwargs):
-        """validate_data with the input types every embedder accepts."""
+    def _validate_X(self, X, reset, y="no_validation"):
+        """validate_data with the input types every embedder accepts; returns
+        ``X``, or ``(X, y)`` when ``y`` is given, as ``validate_data`` does."""
         try:
-            X = validate_data(
+            validated = validate_data(
                 self,
                 X,
+                y,
                 reset=reset,
                 accept_sparse=("csr", "csc"),
                 dtype=[np.float64, np.float32],
                 ensure_all_finite=self._ensure_all_finite,
-                **kwargs,
             )
         except ValueError as error:
             # numpy's message for a list of product names, a text column of a
@@ -123,8 +124,11 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 "for a DataFrame with a text column, put ColumnTransformer([('text', "
                 "TfidfVectorizer(), 'name')]) before the embedder."
             ) from error
+        X = validated[0] if isinstance(validated, tuple) else validated
         if sp.issparse(X) and X.format != "csr":
             X = X.tocsr()
+        if isinstance(validated, tuple):
+            return X, validated[1]
         return X
 
     def _fit(self, X, y, incremental):
