@@ -150,10 +150,10 @@ def build_parser(prog="sk-prodembed"):
         description=_paragraphs(
             "Fit TF-IDF -> embedder on every product of --csv and save the model with "
             "the embeddings of the whole catalog, ready for 'recommend'. With "
-            "--label-column the TripletEmbedder learns from the categories, and rows "
+            "--label-column the TripletEmbedder learns from the categories, and products "
             "without a kept label train as unlabelled rows; without it, the "
-            "MaskedAutoencoderEmbedder learns from the texts alone. Every product with a "
-            "text is in the catalog.", _LABELS),
+            "MaskedAutoencoderEmbedder learns from the texts alone. A repeated name trains "
+            "once; every product with a text is in the catalog.", _LABELS),
     )
     fit.add_argument("--label-column", help="column with the category (default: none, no labels)")
     fit.add_argument(
