@@ -494,3 +494,37 @@ def test_readme_commands_use_existing_options():
     assert [args[0] for args in commands] == ["fit", "recommend", "recommend", "recommend"]
     for args in commands:
         build_parser().parse_args(_with_default_command(args))
+
+
+def _warns(args, progress):
+    import warnings
+
+    warnings.warn("first line\n    second line", UserWarning)
+    return 0
+
+
+def _interrupted(args, progress):
+    raise KeyboardInterrupt
+
+
+def _library_error(args, progress):
+    raise RuntimeError("something went wrong\nover two lines")
+
+
+@pytest.mark.parametrize(
+    "job, expected_status, expected_err",
+    [
+        (_warns, 0, "warning: first line second line\n"),
+        (_interrupted, 130, "sk-prodembed: interrupted\n"),
+        (_library_error, 1, "sk-prodembed: error: RuntimeError: something went wrong over two "
+                            "lines (run with --debug for the traceback)\n"),
+    ],
+)
+def test_warnings_interruptions_and_other_errors_are_one_line(
+    capsys, monkeypatch, tmp_path, job, expected_status, expected_err
+):
+    from sk_prodembed._cli import _fit
+
+    monkeypatch.setattr(_fit, "fit", job)
+    status, out, err = run(capsys, "fit", "--csv", "p.csv", "--model", tmp_path / "m.skops")
+    assert (status, out, err) == (expected_status, "", expected_err)
