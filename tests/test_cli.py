@@ -216,7 +216,7 @@ def _fit_pickle(capsys, csv_path, tmp_path, *options):
         ("p.csv.bz2", dict(opener=bz2.open), "(bz2-compressed CSV, UTF-8)"),
         ("p.tsv", dict(sep="\t"), "(TSV, UTF-8)"),
         ("p.txt", dict(sep=";"), "(semicolon-separated, UTF-8)"),
-        ("p.csv", dict(encoding="latin-1"), "(CSV, Latin-1 (not valid UTF-8))"),
+        ("p.csv", dict(encoding="latin-1"), "(CSV, Latin-1, as the file is not valid UTF-8)"),
         # Compression is read from the content, whatever the name says.
         ("gzip_named.csv", dict(opener=gzip.open), "(gzip-compressed CSV, UTF-8)"),
     ],
