@@ -54,7 +54,8 @@ def read_table(path, *, sep="auto", encoding="auto", compression="auto"):
         except UnicodeDecodeError:
             # Every byte is a Latin-1 character, so this never fails; it is the
             # usual encoding of older and Windows exports that are not UTF-8.
-            frame, encoding = _read_csv(pandas, path, read, "latin-1"), "Latin-1, as the file is not valid UTF-8"
+            frame = _read_csv(pandas, path, read, "latin-1")
+            encoding = "Latin-1, as the file is not valid UTF-8"
     else:
         try:
             frame = _read_csv(pandas, path, read, encoding)
