@@ -308,9 +308,10 @@ class TripletObjective:
             touched.append(None)  # every proxy is in each row's softmax
         return TripletBatch(rows, labels[labeled], X.shape[0], touched)
 
-    def _loss(self, batch, need_gradient):
-        outputs = self.encoder.forward(batch.rows)
-        Z = outputs[-1]
+    def output_terms(self, Z, batch):
+        """Loss of the encoder outputs ``Z`` of ``batch.rows``, its gradient in
+        ``Z`` and in the proxies (None without), without the L2 penalty (shared
+        with the pair objective, which adds these terms to its own)."""
         n_labeled = batch.labels.shape[0]
         loss = 0.0
         output_grad = np.zeros_like(Z)
@@ -326,6 +327,11 @@ class TripletObjective:
             weight = self.unlabeled_weight if n_labeled else 1.0
             loss += weight * term
             output_grad[n_labeled:] = grad * weight
+        return loss, output_grad, proxy_grad
+
+    def _loss(self, batch, need_gradient):
+        outputs = self.encoder.forward(batch.rows)
+        loss, output_grad, proxy_grad = self.output_terms(outputs[-1], batch)
         if not need_gradient:
             return loss, None
         n_encoder_params = len(self.encoder.params)

@@ -14,7 +14,11 @@ estimator supplies an *objective*, an object with
 - ``validation_score(X, y)``: a score on held-out rows, higher is better;
 
 and a ``batches(rng)`` callable that yields the row indices of each minibatch
-of one epoch. One step is then, all in :func:`_run_epoch`: prepare the batch,
+of one epoch. A batch may also come as a tuple ``(indices, extra)``, for
+objectives whose batches carry more than rows (the pair objective's
+positions of the pairs within the rows): ``prepare_batch`` is then called as
+``prepare_batch(X[indices], y[indices], rng, extra)``. One step is then, all
+in :func:`_run_epoch`: prepare the batch,
 ``optimizer.catch_up`` on its touched slices (lazily updated weights are
 brought up to date before they are read), ``loss_and_gradient``,
 ``optimizer.update_params``. The loop owns everything else: the loss history,
@@ -151,7 +155,12 @@ def _run_epoch(objective, optimizer, X, y, batches, rng):
     params = objective.params
     total_loss, n_seen, n_steps = 0.0, 0, 0
     for indices in batches(rng):
-        batch = objective.prepare_batch(X[indices], None if y is None else y[indices], rng)
+        extra = ()
+        if isinstance(indices, tuple):
+            indices, *extra = indices
+        batch = objective.prepare_batch(
+            X[indices], None if y is None else y[indices], rng, *extra
+        )
         optimizer.catch_up(params, batch.touched)
         loss, grads = objective.loss_and_gradient(batch)
         if not np.isfinite(loss):

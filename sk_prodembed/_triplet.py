@@ -14,8 +14,11 @@ from ._contrastive import TripletObjective, leave_one_out_precision, to_embeddin
 from ._engine import resolve_batch_size
 from ._miners import UNLABELED
 from ._network import MLP
+from ._pair_batches import pair_batches
+from ._pair_objective import PairFitInput, PairObjective, PairTargets, check_pair_supervision
 from ._proxies import initial_proxies
 from ._sampling import class_balanced_batches
+from .pairs import RowPairs
 
 # Margins of ``margin="auto"``: a cosine distance lives in [0, 2]; tanh
 # embeddings of 64 dimensions are a few units apart in euclidean distance.
@@ -70,6 +73,14 @@ def _check_no_missing_labels(y):
         )
 
 
+def _merge_classes(classes, new_labels):
+    """The sorted union of ``classes`` (None or possibly empty, after a fit
+    on pairs only) and ``new_labels``."""
+    if classes is None or len(classes) == 0:
+        return np.unique(new_labels)
+    return np.union1d(classes, new_labels)
+
+
 def _encode_against(y, unlabeled, classes):
     codes = np.full(y.shape[0], UNLABELED, dtype=np.intp)
     codes[~unlabeled] = np.searchsorted(classes, y[~unlabeled])
@@ -88,6 +99,13 @@ class TripletEmbedder(BaseEmbedder):
     (NT-Xent). All rows -1 is a fully self-supervised fit. The encoder can
     start from a pre-trained :class:`MaskedAutoencoderEmbedder`
     (``encoder_init``).
+
+    ``fit(X, pairs=...)`` learns from pairs of rows that belong together
+    instead of, or along with, labels: products bought together, the same
+    product sold by two shops. Each batch of ``pairs_per_batch`` pairs pulls
+    every row towards its partner and away from the batch's other rows,
+    except its known partners (an in-batch softmax, InfoNCE); (anchor,
+    positive, negative) triples are trained by the triplet loss.
 
     Parameters
     ----------
@@ -189,6 +207,22 @@ class TripletEmbedder(BaseEmbedder):
         this many (a fully unlabeled fit draws exactly this many). Named
         apart from the autoencoder's ``batch_size``, the rows of a whole
         batch, which it is not.
+    pairs_per_batch : int, default=256
+        Pairs (or triples) per batch of a fit with ``pairs``; their distinct
+        rows are the batch, and every other row of the batch is a negative
+        of each pair. An epoch covers every pair once (or, with labels too,
+        as many steps as the labels need if those are more).
+    pair_temperature : float, default=0.1
+        Temperature of the in-batch softmax over pairs: the cosine
+        similarities are divided by it. Separate from ``temperature`` (of
+        the self-supervised term), since pairs are far sharper evidence than
+        two masked views of one row.
+    pair_popularity_correction : bool, default=False
+        Subtract from each candidate's logit the log of its number of pairs
+        (the sampling-bias correction of Yi et al. 2019): a product in many
+        pairs is drawn into many batches, so without it the softmax pushes
+        popular products away from everything, although they are the
+        partners new products most often have.
     learning_rate_init : float, default=3e-3
         Step size of the optimizer.
     max_iter : int, default=20
@@ -252,6 +286,12 @@ class TripletEmbedder(BaseEmbedder):
 
     Notes
     -----
+    Pairs are row indices into ``X``, which cross-validation does not
+    re-index: to tune a pair fit with ``GridSearchCV``, wrap them in a
+    :class:`sk_prodembed.pairs.RowPairs` and split with
+    :class:`sk_prodembed.pairs.PairSplit`. ``early_stopping`` does not apply
+    to a fit with pairs (a split of the rows would cut pairs in two).
+
     Labels may be any hashable values. The integer -1 marks an unlabeled
     row; with string labels, pass ``y`` with ``dtype=object`` to mix them
     with -1. The string ``"-1"`` is rejected as ambiguous, whatever holds
@@ -290,6 +330,13 @@ class TripletEmbedder(BaseEmbedder):
     (90, 4)
     >>> embedder.score(X, y) > 0.9
     True
+
+    Pairs instead of labels: rows 3k, 3k + 1 and 3k + 2 are one product.
+
+    >>> pairs = np.array([(i, i + j) for i in range(0, 90, 3) for j in (1, 2)])
+    >>> embedder = TripletEmbedder(n_components=4, max_iter=5, random_state=0)
+    >>> embedder.fit(X, pairs=pairs).transform(X).shape
+    (90, 4)
     """
 
     _parameter_constraints: dict = {
@@ -311,6 +358,9 @@ class TripletEmbedder(BaseEmbedder):
             StrOptions({"auto"}),
             Interval(Integral, 1, None, closed="left"),
         ],
+        "pairs_per_batch": [Interval(Integral, 1, None, closed="left")],
+        "pair_temperature": [Interval(Real, 0, None, closed="neither")],
+        "pair_popularity_correction": ["boolean"],
     }
 
     _stratify_validation = True
@@ -337,6 +387,9 @@ class TripletEmbedder(BaseEmbedder):
         solver="adam",
         alpha=1e-4,
         unlabeled_batch_size="auto",
+        pairs_per_batch=256,
+        pair_temperature=0.1,
+        pair_popularity_correction=False,
         learning_rate_init=3e-3,
         max_iter=20,
         tol=1e-4,
@@ -370,6 +423,9 @@ class TripletEmbedder(BaseEmbedder):
         self.solver = solver
         self.alpha = alpha
         self.unlabeled_batch_size = unlabeled_batch_size
+        self.pairs_per_batch = pairs_per_batch
+        self.pair_temperature = pair_temperature
+        self.pair_popularity_correction = pair_popularity_correction
         self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
         self.tol = tol
@@ -421,6 +477,8 @@ class TripletEmbedder(BaseEmbedder):
     # -- hooks of BaseEmbedder ---------------------------------------------
 
     def _validate_training_data(self, X, y, reset):
+        if isinstance(y, PairFitInput):
+            return self._validate_pair_data(X, y, reset)
         X, y, unlabeled = self._validate_X_y(X, y, reset)
         if reset:
             self.classes_ = self._check_supervision(y, unlabeled)
@@ -433,8 +491,28 @@ class TripletEmbedder(BaseEmbedder):
                     "per class of the first fit. Give every class to the first call, "
                     "or use loss='triplet', which takes new classes as they come."
                 )
-            self.classes_ = np.union1d(self.classes_, new_classes)
+            self.classes_ = _merge_classes(self.classes_, new_classes)
         return X, _encode_against(y, unlabeled, self.classes_)
+
+    def _validate_pair_data(self, X, given, reset):
+        if self.early_stopping:
+            raise ValueError(
+                "early_stopping=True is not available with pairs (a split of the rows "
+                "would cut pairs in two); set early_stopping=False, and tune max_iter "
+                "with sk_prodembed.pairs.PairSplit."
+            )
+        if given.labels is None:
+            X = self._validate_X(X, reset=reset)
+            labels = None
+            if reset:
+                self.classes_ = np.array([])
+        else:
+            X, y, unlabeled = self._validate_X_y(X, given.labels, reset)
+            # Pairs supervise on their own: labels need not give triples.
+            self.classes_ = _merge_classes(None if reset else self.classes_, y[~unlabeled])
+            labels = _encode_against(y, unlabeled, self.classes_)
+        pairs, weights = check_pair_supervision(given.pairs, given.pair_weight, X.shape[0])
+        return X, PairTargets(labels, pairs, weights)
 
     @property
     def _network_names(self):
@@ -494,7 +572,7 @@ class TripletEmbedder(BaseEmbedder):
             margin = None
         else:
             margin = self.margin
-        return TripletObjective(
+        label_objective = TripletObjective(
             networks["encoder"],
             metric=self.metric,
             miner=self.miner,
@@ -507,13 +585,32 @@ class TripletEmbedder(BaseEmbedder):
             proxies=networks.get("proxies"),
             proxy_temperature=self.proxy_temperature,
         )
+        if not isinstance(y, PairTargets):
+            return label_objective
+        return PairObjective(
+            networks["encoder"],
+            metric=self.metric,
+            temperature=self.pair_temperature,
+            margin=label_objective.margin,
+            alpha=self.alpha,
+            label_objective=None if y.labels is None else label_objective,
+            popularity_correction=self.pair_popularity_correction,
+        )
 
     def _make_batches(self, X, y):
-        return class_balanced_batches(
-            y,
-            self.classes_per_batch,
-            self.samples_per_class,
-            resolve_batch_size(self.unlabeled_batch_size, X.shape[0]),
+        labels = y.labels if isinstance(y, PairTargets) else y
+        label_batches = None
+        if labels is not None:
+            label_batches = class_balanced_batches(
+                labels,
+                self.classes_per_batch,
+                self.samples_per_class,
+                resolve_batch_size(self.unlabeled_batch_size, X.shape[0]),
+            )
+        if not isinstance(y, PairTargets):
+            return label_batches
+        return pair_batches(
+            y.pairs, X.shape[0], self.pairs_per_batch, y.weights, label_batches
         )
 
     def _encode(self, X):
@@ -522,40 +619,89 @@ class TripletEmbedder(BaseEmbedder):
     # -- public API --------------------------------------------------------
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Train the encoder on (X, y) for up to ``max_iter`` epochs.
+    def fit(self, X, y=None, *, pairs=None, pair_weight=None):
+        """Train the encoder on labels, pairs or both for up to ``max_iter`` epochs.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training rows; sparse input is never densified beyond a batch.
-        y : array-like of shape (n_samples,)
-            Labels, any hashable values; the integer -1 marks unlabeled rows.
+        y : array-like of shape (n_samples,) or RowPairs, default=None
+            Labels, any hashable values; the integer -1 marks unlabeled rows,
+            which learn through the masked-view term. Optional when
+            ``pairs`` are given; at least one of the two is needed. A
+            :class:`~sk_prodembed.pairs.RowPairs` given as ``y`` is taken as
+            ``pairs`` (with no labels): cross-validation then hands each
+            fold's pairs to ``fit`` and to the pair scorer alike, with no
+            need for metadata routing.
+        pairs : array-like of int of shape (n_pairs, 2) or (n_pairs, 3), \
+                or RowPairs, default=None
+            Row indices into ``X``. Shape (n_pairs, 2): rows that belong
+            together (bought together, the same product), undirected; each
+            batch of ``pairs_per_batch`` pairs is trained by the in-batch
+            softmax (InfoNCE), the batch's other rows serving as negatives
+            except the known partners of each row (from all of ``pairs``).
+            Shape (n_pairs, 3): explicit (anchor, positive, negative) triples,
+            trained by the triplet loss of ``metric`` and ``margin``. A
+            :class:`~sk_prodembed.pairs.RowPairs` (with its weights) follows
+            its rows through cross-validation.
+        pair_weight : array-like of shape (n_pairs,), default=None
+            Non-negative weight of each pair (for example a co-purchase
+            count) in the mean of the pair loss; pairs of shape (n_pairs, 2)
+            only. None weighs pairs equally.
 
         Returns
         -------
         self : TripletEmbedder
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, self._supervision(y, pairs, pair_weight), incremental=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y):
-        """One epoch over (X, y), continuing from the current weights and optimizer.
+    def partial_fit(self, X, y=None, *, pairs=None, pair_weight=None):
+        """One epoch over (X, y, pairs), continuing from the current weights and optimizer.
 
         The first call initialises the model (and checks the labels as
         ``fit`` does); later calls may bring new labels, which are added to
-        ``classes_``. Early stopping does not apply.
+        ``classes_``, and new pairs, which index the rows of their own
+        ``X``. Early stopping does not apply.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
+        y : array-like of shape (n_samples,), default=None
+        pairs : array-like of int of shape (n_pairs, 2) or (n_pairs, 3), \
+                or RowPairs, default=None
+        pair_weight : array-like of shape (n_pairs,), default=None
+            See :meth:`fit`.
 
         Returns
         -------
         self : TripletEmbedder
         """
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, self._supervision(y, pairs, pair_weight), incremental=True)
+
+    @staticmethod
+    def _supervision(y, pairs, pair_weight):
+        """``y`` itself, or the labels and pairs together for the pair objective."""
+        if isinstance(y, RowPairs):
+            # Pairs as the target: cross-validation then slices them for fit
+            # and for the scorer alike, without metadata routing.
+            if pairs is not None:
+                raise ValueError(
+                    "y is a RowPairs (pairs given as the target) and pairs= is given "
+                    "too; give the pairs once."
+                )
+            y, pairs = None, y
+        if pairs is None:
+            if pair_weight is not None:
+                raise ValueError("pair_weight was given without pairs; pass pairs= too.")
+            if y is None:
+                raise ValueError(
+                    "TripletEmbedder requires y to be passed, but the target y is None, "
+                    "and no pairs were given: pass labels y, pairs, or both."
+                )
+            return y
+        return PairFitInput(y, pairs, pair_weight)
 
     def score(self, X, y):
         """Leave-one-out precision@10 of the labels of X in the embedding.

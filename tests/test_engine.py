@@ -149,6 +149,34 @@ def test_split_validation_needs_two_rows():
         split_validation(np.ones((1, 2)), None, 0.1, np.random.RandomState(0))
 
 
+def test_batches_may_carry_extra_data_to_prepare_batch():
+    """A ``(indices, extra)`` batch reaches ``prepare_batch`` as its fourth
+    argument, with the rows and targets of ``indices``."""
+    X, y = _data(n=40)
+    received = []
+
+    class WithExtra(LinearRegressionObjective):
+        def prepare_batch(self, X, y, rng, extra):
+            received.append((X.copy(), extra))
+            return super().prepare_batch(X, y, rng)
+
+    def batches(rng):
+        for start in range(0, 40, 10):
+            yield np.arange(start, start + 10), {"first_row": start}
+
+    objective = WithExtra(3)
+    optimizer = SGD(objective.params, learning_rate=0.05, momentum=0.9)
+    history = TrainingHistory()
+    train_epochs(
+        objective, optimizer, X, y, batches, history=history, max_iter=1, tol=0,
+        n_iter_no_change=3, rng=np.random.RandomState(0), check_convergence=False,
+    )
+    assert [extra["first_row"] for _, extra in received] == [0, 10, 20, 30]
+    for rows, extra in received:
+        np.testing.assert_array_equal(rows, X[extra["first_row"] : extra["first_row"] + 10])
+    assert history.n_samples_seen == 40 and history.n_steps == 4
+
+
 def test_epoch_budget_follows_the_steps_of_an_epoch():
     from sk_prodembed._engine import EpochBudget
 
