@@ -7,11 +7,10 @@
 - :mod:`sk_prodembed.datasets`: the bundled Flipkart catalog and synthetic catalogs.
 """
 
-from . import datasets, metrics
-from ._autoencoder import MaskedAutoencoderEmbedder
+import importlib
+from typing import TYPE_CHECKING
+
 from ._persistence import SKOPS_TRUSTED_TYPES
-from ._recommender import NearestNeighborRecommender
-from ._triplet import TripletEmbedder
 
 __version__ = "0.1.0"
 
@@ -24,3 +23,34 @@ __all__ = [
     "metrics",
     "__version__",
 ]
+
+# Public name -> the module that defines it, imported on first use (PEP 562):
+# scikit-learn takes over a second to import, which `import sk_prodembed`, and
+# the command line's --help and input checks, need not wait for.
+_LAZY_NAMES = {
+    "MaskedAutoencoderEmbedder": "._autoencoder",
+    "NearestNeighborRecommender": "._recommender",
+    "TripletEmbedder": "._triplet",
+}
+_LAZY_MODULES = {"datasets", "metrics"}
+
+if TYPE_CHECKING:
+    from . import datasets, metrics
+    from ._autoencoder import MaskedAutoencoderEmbedder
+    from ._recommender import NearestNeighborRecommender
+    from ._triplet import TripletEmbedder
+
+
+def __getattr__(name):
+    if name in _LAZY_MODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    elif name in _LAZY_NAMES:
+        value = getattr(importlib.import_module(_LAZY_NAMES[name], __name__), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

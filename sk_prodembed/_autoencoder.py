@@ -166,6 +166,14 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
     its previous fit. If the loss becomes non-finite, training stops with a
     ``ConvergenceWarning`` and keeps the weights of the last finite epoch.
 
+    pandas or polars output of a text pipeline: ``make_pipeline(TfidfVectorizer(),
+    embedder).set_output(transform="pandas")`` raises, because the
+    vectorizer's sparse output has no ``set_output``. Set it on the embedder
+    step, ``pipe[-1].set_output(transform="pandas")`` (or on the embedder
+    before building the pipeline), or run the pipeline inside
+    ``with sklearn.config_context(transform_output="pandas"):``; the columns
+    are named ``maskedautoencoderembedder0``, ``maskedautoencoderembedder1``, ...
+
     Examples
     --------
     >>> import numpy as np

@@ -97,15 +97,28 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def _validate_X(self, X, reset, y="no_validation"):
         """validate_data with the input types every embedder accepts; returns
         ``X``, or ``(X, y)`` when ``y`` is given, as ``validate_data`` does."""
-        validated = validate_data(
-            self,
-            X,
-            y,
-            reset=reset,
-            accept_sparse=("csr", "csc"),
-            dtype=[np.float64, np.float32],
-            ensure_all_finite=self._ensure_all_finite,
-        )
+        try:
+            validated = validate_data(
+                self,
+                X,
+                y,
+                reset=reset,
+                accept_sparse=("csr", "csc"),
+                dtype=[np.float64, np.float32],
+                ensure_all_finite=self._ensure_all_finite,
+            )
+        except ValueError as error:
+            # numpy's message for a list of product names, a text column of a
+            # DataFrame, ...: say what to do instead.
+            if "could not convert string to float" not in str(error):
+                raise
+            name = type(self).__name__
+            raise ValueError(
+                f"{name} needs numeric features, but X holds text ({error}). Vectorise "
+                f"the text first, for example make_pipeline(TfidfVectorizer(), {name}()); "
+                "for a DataFrame with a text column, put ColumnTransformer([('text', "
+                "TfidfVectorizer(), 'name')]) before the embedder."
+            ) from error
         X = validated[0] if isinstance(validated, tuple) else validated
         if sp.issparse(X) and X.format != "csr":
             X = X.tocsr()

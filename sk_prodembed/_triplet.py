@@ -27,14 +27,31 @@ SCORE_NEIGHBOURS = 10
 
 
 def _unlabeled_mask(y):
-    """Rows marked unlabeled: the integer -1, scikit-learn's convention."""
-    if y.dtype.kind in "US":
-        if np.any(y == str(UNLABELED)):
+    """Rows marked unlabeled: the integer -1, scikit-learn's convention.
+
+    The string ``"-1"`` is rejected in every array type (numpy ``U``/``S``
+    arrays, object arrays, which is what pandas Series of strings become):
+    it could be a real class name or a mark that lost its type on the way
+    from a file, and guessing either way silently changes the fit.
+    """
+    if y.dtype.kind in "USO":
+        is_string_minus_one = np.fromiter(
+            (
+                (isinstance(v, str) and v == "-1") or (isinstance(v, bytes) and v == b"-1")
+                for v in y.ravel()
+            ),
+            dtype=bool,
+            count=y.size,
+        )
+        if is_string_minus_one.any():
             raise ValueError(
-                "y has a string dtype and contains '-1'. Unlabeled rows are marked "
-                "by the integer -1: pass y with dtype=object to mix string labels "
-                "with -1 (a list mixing strings and -1 becomes all strings in numpy)."
+                f"y contains the string '-1' ({int(is_string_minus_one.sum())} rows), which "
+                "could be a class name or a mark of unlabeled rows. Unlabeled rows are marked "
+                "by the integer -1: pass y with dtype=object holding -1 for them, for example "
+                "y = np.asarray(y, dtype=object); y[y == '-1'] = -1 (a list mixing strings "
+                "and -1 becomes all strings in numpy), or rename the class if it is one."
             )
+    if y.dtype.kind in "US":
         return np.zeros(y.shape[0], dtype=bool)
     return np.asarray(y == UNLABELED, dtype=bool)
 
@@ -277,7 +294,10 @@ class TripletEmbedder(BaseEmbedder):
 
     Labels may be any hashable values. The integer -1 marks an unlabeled
     row; with string labels, pass ``y`` with ``dtype=object`` to mix them
-    with -1 (a string ``"-1"`` is rejected as ambiguous). NaN labels are an
+    with -1. The string ``"-1"`` is rejected as ambiguous, whatever holds
+    it (a numpy string or object array, a list, a pandas Series of any
+    string dtype), with the one-line conversion to use; labels read from a
+    file, where -1 arrives as text, need that conversion. NaN labels are an
     error. Unlabeled rows are never used as positives or negatives of the
     labeled rows, since they may share an anchor's label.
 
@@ -289,6 +309,14 @@ class TripletEmbedder(BaseEmbedder):
     costs in proportion to the stored entries, not to the vocabulary; with
     ``solver="sgd"`` and ``alpha=0`` the model equals the one trained on the
     dense form of the same input.
+
+    pandas or polars output of a text pipeline: ``make_pipeline(TfidfVectorizer(),
+    embedder).set_output(transform="pandas")`` raises, because the
+    vectorizer's sparse output has no ``set_output``. Set it on the embedder
+    step, ``pipe[-1].set_output(transform="pandas")`` (or on the embedder
+    before building the pipeline), or run the pipeline inside
+    ``with sklearn.config_context(transform_output="pandas"):``; the columns
+    are named ``tripletembedder0``, ``tripletembedder1``, ...
 
     Examples
     --------

@@ -145,3 +145,31 @@ def test_skops_refuses_untrusted_types_by_default(tmp_path):
     sio.dump(MaskedAutoencoderEmbedder(**FAST).fit(X.to_numpy()), path)
     with pytest.raises(Exception, match="[Uu]ntrusted"):
         sio.load(path)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_pandas_output_of_a_text_pipeline_the_documented_ways(Estimator):
+    texts, labels = make_product_catalog(90, 3, random_state=0)
+    prefix = Estimator.__name__.lower()
+    names = [f"{prefix}{i}" for i in range(3)]
+
+    # What does not work, as the docstrings and README say: the vectorizer
+    # has no set_output for the pipeline's to reach.
+    with pytest.raises(ValueError, match="TfidfVectorizer"):
+        make_pipeline(TfidfVectorizer(), Estimator(**FAST)).set_output(transform="pandas")
+
+    # Equal up to rounding: BLAS threads may sum in another order.
+    plain = make_pipeline(TfidfVectorizer(), Estimator(**FAST)).fit(texts, labels)
+    expected = plain.transform(texts)
+    assert isinstance(expected, np.ndarray)
+
+    on_the_step = make_pipeline(TfidfVectorizer(), Estimator(**FAST))
+    on_the_step[-1].set_output(transform="pandas")
+    Z = on_the_step.fit(texts, labels).transform(texts)
+    assert isinstance(Z, pd.DataFrame) and list(Z.columns) == names
+    np.testing.assert_allclose(Z.to_numpy(), expected)
+
+    with sklearn.config_context(transform_output="pandas"):
+        Z = make_pipeline(TfidfVectorizer(), Estimator(**FAST)).fit_transform(texts, labels)
+    assert isinstance(Z, pd.DataFrame) and list(Z.columns) == names
+    np.testing.assert_allclose(Z.to_numpy(), expected)

@@ -1,0 +1,95 @@
+"""``fit``: TF-IDF -> embedder on a catalog file, saved with the catalog's embeddings.
+
+Every check of the input runs before the first model is fitted, so that a bad
+file or option fails in a second rather than after minutes of training.
+"""
+
+from collections import Counter
+from pathlib import Path
+
+from ._catalog import check_categories, first_of_each, label_filter, read_catalog
+from ._models import STEP_NAMES, check_writable, import_skops, model_format, save_model
+from ._progress import CommandError, count
+from ._read import check_file
+from ._training import fit_embedder, make_embedder, make_tfidf, vectorise
+
+
+def fit(args, progress):
+    """Fit TF-IDF -> embedder on a catalog file, save it with the catalog's embeddings."""
+    check_file(args.csv)
+    _check_model_path(args.model)
+    texts, labels, ids = read_catalog(args, progress, label_column=args.label_column)
+    kind = _embedder_kind(args, texts, labels, ids)
+
+    import numpy as np
+    from sklearn.pipeline import Pipeline
+
+    from .. import NearestNeighborRecommender
+
+    # Each text trains once (a repeated name would be its own free positive);
+    # every product, repeated or not, is in the catalog of recommendations.
+    distinct = first_of_each(texts)
+    y = _training_labels(texts, labels, distinct, args, progress) if kind == "triplet" else None
+    if not distinct.all():
+        progress.line(
+            f"Training on {count(int(distinct.sum()), 'distinct text')}; the "
+            f"{count(int((~distinct).sum()), 'repeated name')} are in the catalog, "
+            "not trained twice"
+        )
+    # Pairs of products bought together (an --orders file of baskets) would
+    # join here, as rows of the distinct texts: TripletEmbedder.fit(X, y, pairs=...).
+
+    tfidf = make_tfidf(args.min_df)
+    train_texts = [text for text, first in zip(texts, distinct) if first]
+    X_train = vectorise(tfidf, train_texts, progress, args.min_df)
+    embedder = make_embedder(kind, args, not args.quiet)
+    fit_embedder(embedder, X_train, y, progress, f"{type(embedder).__name__}({args.n_components})")
+    with progress.stage(f"Indexing the catalog of {count(len(texts), 'product')}"):
+        recommender = NearestNeighborRecommender(args.n_recommendations)
+        catalog = embedder.transform(tfidf.transform(texts))
+        recommender.fit(catalog, item_ids=np.asarray(ids, dtype=object))
+    model = Pipeline(list(zip(STEP_NAMES, (tfidf, embedder, recommender))))
+    with progress.stage(f"Saving {args.model}") as outcome:
+        save_model(model, args.model)
+        outcome.text = f"{model_format(args.model)}, {Path(args.model).stat().st_size / 1e6:.1f} MB"
+    return 0
+
+
+def _check_model_path(path):
+    """A model name, folder and format that can be saved, before any work."""
+    model_format(path)
+    check_writable(path, "--model")
+    if model_format(path) == "skops":
+        import_skops(f"saving {path}")
+
+
+def _embedder_kind(args, texts, labels, ids):
+    repeated = [item for item, n in Counter(ids).items() if n > 1]
+    if repeated:
+        raise CommandError(
+            f"--id-column {args.id_column!r} has {count(len(repeated), 'repeated id')} "
+            f"(for example {repeated[0]!r}); item ids must be unique"
+        )
+    if len(texts) < 2:
+        raise CommandError(f"{args.csv} has a single product; fitting needs at least two")
+    if args.embedder == "triplet" and labels is None:
+        raise CommandError("--embedder triplet needs --label-column")
+    if args.embedder == "auto":
+        return "autoencoder" if labels is None else "triplet"
+    return args.embedder
+
+
+def _training_labels(texts, labels, distinct, args, progress):
+    """Labels of the distinct texts; products outside the kept categories are -1."""
+    import numpy as np
+
+    keep = label_filter(texts, labels, args.min_class_size, progress)
+    check_categories(labels, keep, args.min_class_size,
+                     "the triplet embedder needs at least two; drop --label-column to fit "
+                     "the self-supervised autoencoder")
+    # They still train, as unlabeled rows (the masked-view objective).
+    n_unlabelled = int((distinct & ~keep).sum())
+    if n_unlabelled:
+        progress.line(f"  {count(n_unlabelled, 'other distinct product')} train unlabelled")
+    y = np.array([label if k else -1 for label, k in zip(labels, keep)], dtype=object)
+    return y[distinct]

@@ -1,0 +1,84 @@
+"""``recommend``: recommendations of a saved model, written as CSV rows
+``item_id,rank,recommended_id,score``."""
+
+import csv
+import gzip
+import sys
+
+from ._catalog import read_catalog
+from ._models import check_writable, load_model
+from ._progress import CommandError, count
+
+
+def recommend(args, progress):
+    """Recommendations from a saved model, for catalog items, a file or new texts."""
+    if args.output != "-":
+        check_writable(args.output, "--output")
+    with progress.stage(f"Loading {args.model}") as outcome:
+        model = load_model(args.model)
+        recommender = model.named_steps["recommender"]
+        catalog_ids = recommender.item_ids_
+        outcome.text = f"catalog of {count(len(catalog_ids), 'product')}"
+    n = args.n_recommendations or recommender.n_recommendations
+
+    key_name = "item_id"
+    if args.text:
+        key_name, keys = "text", list(args.text)
+        ids, scores = recommender.recommend(model[:-1].transform(keys), n)
+    elif args.items or args.csv:
+        if args.items:
+            positions = {item: row for row, item in enumerate(catalog_ids)}
+            unknown = [item for item in args.items if item not in positions]
+            if unknown:
+                raise CommandError(
+                    f"{count(len(unknown), 'id')} of --items not in the model's catalog: "
+                    f"{', '.join(map(repr, unknown[:5]))}{' ...' if len(unknown) > 5 else ''} "
+                    "(ids are the --id-column values given to fit, or row numbers from 0)"
+                )
+            keys = list(args.items)
+            queries = recommender.catalog_[[positions[item] for item in keys]]
+        else:
+            texts, _, keys = read_catalog(args, progress, label_column=None)
+            with progress.stage(f"Embedding {count(len(texts), 'product')}"):
+                queries = model[:-1].transform(texts)
+        # One more, for the query itself when it is a catalog item: an item is
+        # never recommended for itself.
+        ids, scores = recommender.recommend(queries, min(n + 1, len(catalog_ids)))
+        ids, scores = _drop_own_id(keys, ids, scores, n)
+    else:
+        keys = list(catalog_ids)
+        with progress.stage(f"Recommending for all {count(len(keys), 'catalog product')}"):
+            ids, scores = recommender.recommend(recommender.catalog_, n, exclude_self=True)
+    _write_recommendations(args.output, key_name, keys, ids, scores)
+    if args.output != "-":
+        progress.line(f"Wrote {count(sum(map(len, ids)), 'recommendation')} "
+                      f"for {count(len(keys), 'query', 'queries')} to {args.output}")
+    return 0
+
+
+def _drop_own_id(keys, ids, scores, n):
+    kept_ids, kept_scores = [], []
+    for key, row_ids, row_scores in zip(keys, ids, scores):
+        row = [(i, s) for i, s in zip(row_ids, row_scores) if i != key][:n]
+        kept_ids.append([i for i, _ in row])
+        kept_scores.append([s for _, s in row])
+    return kept_ids, kept_scores
+
+
+def _write_recommendations(path, key_name, keys, ids, scores):
+    delimiter = "\t" if path.lower().endswith((".tsv", ".tsv.gz")) else ","
+    if path == "-":
+        file = sys.stdout
+    elif path.lower().endswith(".gz"):
+        file = gzip.open(path, "wt", encoding="utf-8", newline="")
+    else:
+        file = open(path, "w", encoding="utf-8", newline="")
+    try:
+        writer = csv.writer(file, delimiter=delimiter, lineterminator="\n")
+        writer.writerow([key_name, "rank", "recommended_id", "score"])
+        for key, row_ids, row_scores in zip(keys, ids, scores):
+            for rank, (item, score) in enumerate(zip(row_ids, row_scores), start=1):
+                writer.writerow([key, rank, item, f"{score:.4f}"])
+    finally:
+        if file is not sys.stdout:
+            file.close()

@@ -1,0 +1,530 @@
+"""The command line end to end: `python -m sk_prodembed` in a subprocess, and the
+console command's function (`sk_prodembed._cli:main`) in-process, on small
+synthetic catalog files written to tmp_path.
+
+Every bad input must end in one line on stderr and a non-zero exit status,
+never a traceback; the tests run those with --quiet, so that the error line is
+all of stderr.
+"""
+
+import bz2
+import csv
+import gzip
+import os
+import pickle
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import sk_prodembed
+from sk_prodembed import SKOPS_TRUSTED_TYPES
+from sk_prodembed._cli import main
+from sk_prodembed.datasets import make_product_catalog
+
+pd = pytest.importorskip("pandas")
+sio = pytest.importorskip("skops.io")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_PARENT = Path(sk_prodembed.__file__).resolve().parent.parent
+# Small models, so that each fit takes a fraction of a second.
+FAST = ["--max-iter", "2", "--n-components", "4", "--min-df", "1"]
+COLUMNS = ["--text-column", "name", "--label-column", "category"]
+# One BLAS thread, as in test_examples.py: faster for tiny matrices on a busy machine.
+SINGLE_THREADED_BLAS = {
+    name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+}
+
+
+def _rows(n_products=80, n_categories=4, seed=0):
+    texts, labels = make_product_catalog(n_products, n_categories, random_state=seed)
+    return [
+        [f"sku{i}", text, f"category {label}"] for i, (text, label) in enumerate(zip(texts, labels))
+    ]
+
+
+def _write(path, rows, *, sep=",", encoding="utf-8", opener=open):
+    with opener(path, "wt", encoding=encoding, newline="") as file:
+        writer = csv.writer(file, delimiter=sep)
+        writer.writerow(["sku", "name", "category"])
+        writer.writerows(rows)
+    return path
+
+
+def run_module(*args, cwd):
+    env = {
+        **os.environ,
+        **SINGLE_THREADED_BLAS,
+        "PYTHONPATH": os.pathsep.join([str(PACKAGE_PARENT), os.environ.get("PYTHONPATH", "")]),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "sk_prodembed", *map(str, args)],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
+    )
+
+
+def run(capsys, *args):
+    """The console command's function, in-process: (exit status, stdout, stderr)."""
+    status = main([str(arg) for arg in args])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def _read_recommendations(path):
+    with open(path, newline="", encoding="utf-8") as file:
+        return list(csv.DictReader(file))
+
+
+# -- the command -----------------------------------------------------------
+
+
+def test_console_command_is_the_main_function():
+    # A regular expression, not tomllib, which Python 3.10 lacks.
+    pyproject = (REPO_ROOT / "pyproject.toml").read_text()
+    scripts = pyproject[pyproject.index("[project.scripts]") :]
+    module, function = re.search(r'^sk-prodembed = "([\w.]+):(\w+)"$', scripts, re.M).groups()
+    assert (module, function) == ("sk_prodembed._cli", "main")
+    assert sk_prodembed._cli.main is main
+
+
+def test_fit_in_a_subprocess_then_recommend(capsys, tmp_path):
+    rows = _rows()
+    _write(tmp_path / "products.csv.gz", rows, opener=gzip.open)
+    fitted = run_module(
+        "fit", "--csv", "products.csv.gz", *COLUMNS, "--id-column", "sku",
+        "--model", "model.skops", *FAST, cwd=tmp_path,
+    )
+    assert fitted.returncode == 0, fitted.stderr
+    assert "Traceback" not in fitted.stderr
+    # Stage lines, and the estimator's epochs as k/N.
+    for line in ("Reading products.csv.gz", "gzip-compressed CSV, UTF-8",
+                 "Vectorising 80 texts", "Fitting TripletEmbedder(4)", "epoch 1/2:",
+                 "epoch 2/2:", "Saving model.skops"):
+        assert line in fitted.stderr
+    assert fitted.stdout == ""
+
+    status, _, err = run(capsys, "recommend", "--model", tmp_path / "model.skops",
+                         "--n-recommendations", "3", "--output", tmp_path / "recs.csv")
+    assert status == 0, err
+    recs = _read_recommendations(tmp_path / "recs.csv")
+    assert list(recs[0]) == ["item_id", "rank", "recommended_id", "score"]
+    ids = [row[0] for row in rows]
+    assert [r["item_id"] for r in recs] == [i for i in ids for _ in range(3)]
+    assert [r["rank"] for r in recs] == ["1", "2", "3"] * len(ids)
+    assert all(r["recommended_id"] in ids and r["recommended_id"] != r["item_id"] for r in recs)
+    for start in range(0, len(recs), 3):
+        scores = [float(r["score"]) for r in recs[start : start + 3]]
+        assert scores == sorted(scores, reverse=True)
+
+
+def test_bad_input_in_a_subprocess_is_one_line_and_debug_shows_the_traceback(tmp_path):
+    result = run_module("fit", "--csv", "missing.csv", "--model", "m.skops", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == "sk-prodembed: error: no such file: missing.csv\n".replace(
+        "sk-prodembed", "python -m sk_prodembed")
+    debug = run_module("fit", "--csv", "missing.csv", "--model", "m.skops", "--debug", cwd=tmp_path)
+    assert debug.returncode != 0
+    assert "Traceback" in debug.stderr and "CommandError" in debug.stderr
+
+
+def test_bare_command_evaluates_on_the_bundled_catalog(tmp_path):
+    # The README's first command, with one epoch of 4-dimensional models.
+    result = run_module("--max-iter", "1", "--n-components", "4", "--n-examples", "1",
+                        cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Catalog: bundled Flipkart sample" in result.stdout
+    assert "Split: 8068 training and 3458 test products" in result.stdout
+    assert "TripletEmbedder(4)" in result.stdout and "Recommendations with" in result.stdout
+    assert "epoch 1/1:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_help_lists_commands_and_label_rules(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("evaluate", "fit", "recommend"):
+        assert command in out
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "(default: 5)" in out and "(default: 64)" in out
+    assert "categories with fewer than --min-class-size products are dropped" in out
+    assert "repeated product names (the first is kept)" in out
+
+
+def test_bare_options_run_evaluate(capsys, tmp_path):
+    # The pre-subcommand form `sk-prodembed --csv F ...` is `evaluate`.
+    _write(tmp_path / "p.csv", _rows(100))
+    status, out, err = run(capsys, "--csv", tmp_path / "p.csv", *COLUMNS, *FAST)
+    assert status == 0, err
+    assert "Catalog:" in out and "Split: 70 training and 30 test products" in out
+    for method in ("raw TF-IDF", "TruncatedSVD(4)", "MaskedAutoencoderEmbedder(4)",
+                   "TripletEmbedder(4)"):
+        assert method in out
+    assert "Recommendations with" in out
+
+
+def test_evaluate_reports_rows_kept_and_why(capsys, tmp_path):
+    rows = _rows(100)
+    rows[0][2] = ""  # no label
+    rows[1][1] = rows[2][1]  # a repeated name (row 2 comes later, so it is dropped)
+    rows[1][2] = rows[2][2]
+    rows += [[f"rare{i}", f"rare product {i}", "tiny category"] for i in range(3)]
+    _write(tmp_path / "p.csv", rows)
+    status, out, err = run(capsys, "evaluate", "--csv", tmp_path / "p.csv", *COLUMNS, *FAST)
+    assert status == 0, err
+    assert (
+        "Labels: kept 98 of 103 rows, in 4 categories; dropped 1 row without a label, "
+        "1 row with a repeated name (the first is kept), 3 rows in 1 category of fewer "
+        "than 5 products"
+    ) in err
+    assert "98 labelled products in 4 categories" in out
+
+
+def test_quiet_prints_no_progress(capsys, tmp_path):
+    _write(tmp_path / "p.csv", _rows())
+    status, out, err = run(
+        capsys, "fit", "--csv", tmp_path / "p.csv", "--text-column", "name",
+        "--model", tmp_path / "m.pkl", *FAST, "--quiet",
+    )
+    assert (status, out, err) == (0, "", "")
+
+
+# -- reading what shops export -----------------------------------------------
+
+
+def _fit_pickle(capsys, csv_path, tmp_path, *options):
+    model_path = tmp_path / "model.pkl"
+    status, _, err = run(
+        capsys, "fit", "--csv", csv_path, *COLUMNS, "--id-column", "sku",
+        "--model", model_path, *FAST, *options,
+    )
+    assert status == 0, err
+    with open(model_path, "rb") as file:
+        return pickle.load(file), err
+
+
+@pytest.mark.parametrize(
+    "name, write, described",
+    [
+        ("p.csv", dict(), "(CSV, UTF-8)"),
+        ("p.csv.gz", dict(opener=gzip.open), "(gzip-compressed CSV, UTF-8)"),
+        ("p.csv.bz2", dict(opener=bz2.open), "(bz2-compressed CSV, UTF-8)"),
+        ("p.tsv", dict(sep="\t"), "(TSV, UTF-8)"),
+        ("p.txt", dict(sep=";"), "(semicolon-separated, UTF-8)"),
+        ("p.csv", dict(encoding="latin-1"), "(CSV, Latin-1, as the file is not valid UTF-8)"),
+        # Compression is read from the content, whatever the name says.
+        ("gzip_named.csv", dict(opener=gzip.open), "(gzip-compressed CSV, UTF-8)"),
+    ],
+)
+def test_reads_compressions_separators_and_encodings(capsys, tmp_path, name, write, described):
+    rows = _rows()
+    rows[0][1] = "crème brûlée café"  # not ASCII: Latin-1 and UTF-8 bytes differ
+    model, err = _fit_pickle(capsys, _write(tmp_path / name, rows, **write), tmp_path)
+    assert described in err
+    assert "crème" in model.named_steps["tfidf"].vocabulary_
+    np.testing.assert_array_equal(model.named_steps["recommender"].item_ids_, [r[0] for r in rows])
+
+
+def test_explicit_separator_and_encoding(capsys, tmp_path):
+    rows = _rows()
+    rows[0][1] = "crème brûlée café"
+    path = _write(tmp_path / "p.dat", rows, sep="|", encoding="cp1252")
+    model, err = _fit_pickle(capsys, path, tmp_path, "--sep", "|", "--encoding", "cp1252")
+    assert "('|'-separated, cp1252)" in err or "(pipe-separated, cp1252)" in err
+    assert "crème" in model.named_steps["tfidf"].vocabulary_
+
+
+def test_reads_parquet(capsys, tmp_path):
+    pytest.importorskip("pyarrow")
+    rows = _rows()
+    pd.DataFrame(rows, columns=["sku", "name", "category"]).to_parquet(tmp_path / "p.parquet")
+    model, err = _fit_pickle(capsys, tmp_path / "p.parquet", tmp_path)
+    assert "(Parquet)" in err
+    assert len(model.named_steps["recommender"].item_ids_) == len(rows)
+
+
+def test_rows_without_text_are_dropped_and_said(capsys, tmp_path):
+    rows = _rows()
+    rows[3][1] = ""
+    model, err = _fit_pickle(capsys, _write(tmp_path / "p.csv", rows), tmp_path)
+    assert "Dropped 1 row with an empty 'name'" in err
+    assert "sku3" not in model.named_steps["recommender"].item_ids_
+
+
+# -- models: formats, safe loading, recommendations ---------------------------
+
+
+@pytest.fixture
+def fitted_skops(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("model")
+    _write(folder / "p.csv", _rows())
+    status = main(["fit", "--csv", str(folder / "p.csv"), *COLUMNS, "--id-column", "sku",
+                   "--model", str(folder / "m.skops"), *FAST, "--quiet"])
+    assert status == 0
+    return folder / "m.skops"
+
+
+def test_skops_model_holds_only_trusted_types(fitted_skops):
+    assert set(sio.get_untrusted_types(file=fitted_skops)) <= set(SKOPS_TRUSTED_TYPES)
+
+
+def test_skops_file_with_other_types_is_refused(capsys, tmp_path):
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    sio.dump(Pipeline([("tfidf", FunctionTransformer(pd.isna))]), tmp_path / "other.skops")
+    status, _, err = run(capsys, "recommend", "--model", tmp_path / "other.skops", "--quiet")
+    assert status == 1
+    assert "holds types the command line does not trust: pandas.isna" in err
+
+
+@pytest.mark.parametrize("suffix", [".joblib", ".pkl"])
+def test_joblib_and_pickle_models_by_extension(capsys, tmp_path, suffix):
+    _write(tmp_path / "p.csv", _rows())
+    model = tmp_path / f"m{suffix}"
+    assert run(capsys, "fit", "--csv", tmp_path / "p.csv", *COLUMNS, "--id-column", "sku",
+               "--model", model, *FAST)[0] == 0
+    status, out, err = run(capsys, "recommend", "--model", model, "--items", "sku5",
+                           "--n-recommendations", "2")
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "item_id,rank,recommended_id,score"
+    assert [line.split(",")[:2] for line in lines[1:]] == [["sku5", "1"], ["sku5", "2"]]
+
+
+def test_recommend_for_items_texts_and_a_file(capsys, tmp_path, fitted_skops):
+    status, out, _ = run(capsys, "recommend", "--model", fitted_skops,
+                         "--items", "sku1", "sku7", "--n-recommendations", "4")
+    assert status == 0
+    recs = list(csv.DictReader(out.splitlines()))
+    assert [r["item_id"] for r in recs] == ["sku1"] * 4 + ["sku7"] * 4
+    assert all(r["recommended_id"] != r["item_id"] for r in recs)
+
+    # A new product's text: the same text as sku3, so sku3 comes first.
+    text = _rows()[3][1]
+    status, out, _ = run(capsys, "recommend", "--model", fitted_skops, "--text", text,
+                         "--n-recommendations", "2")
+    recs = list(csv.DictReader(out.splitlines()))
+    assert [r["text"] for r in recs] == [text, text]
+    assert recs[0]["recommended_id"] == "sku3"
+    assert float(recs[0]["score"]) == pytest.approx(1.0, abs=1e-3)
+
+    # A file of products (here new ids): written as TSV, gzip-compressed.
+    rows = [[f"new{i}", text, ""] for i, (_, text, _) in enumerate(_rows()[:5])]
+    _write(tmp_path / "new.csv", rows)
+    status, _, err = run(capsys, "recommend", "--model", fitted_skops, "--csv",
+                         tmp_path / "new.csv", "--text-column", "name", "--id-column", "sku",
+                         "--n-recommendations", "1", "--output", tmp_path / "recs.tsv.gz")
+    assert status == 0, err
+    with gzip.open(tmp_path / "recs.tsv.gz", "rt") as file:
+        recs = list(csv.DictReader(file, delimiter="\t"))
+    assert [(r["item_id"], r["recommended_id"]) for r in recs] == [
+        (f"new{i}", f"sku{i}") for i in range(5)
+    ]
+    assert "Wrote 5 recommendations for 5 queries" in err
+
+
+# -- bad input: one line, non-zero exit, no traceback ---------------------------
+
+
+def _write_bytes(path, data):
+    path.write_bytes(data)
+    return path
+
+
+def _one_category(folder):
+    return _write(folder / "p.csv", [[f"s{i}", f"mug number {i}", "kitchen"] for i in range(20)])
+
+
+def _small_categories(folder):
+    rows = [[f"s{i}", f"thing {i}", f"category {i % 5}"] for i in range(20)]
+    return _write(folder / "p.csv", rows)
+
+
+BAD_INPUTS = {
+    "missing file": (lambda p: p / "nowhere.csv", [], "no such file: "),
+    "empty file": (lambda p: _write_bytes(p / "e.csv", b""), [], "e.csv is empty"),
+    "blank lines only": (lambda p: _write_bytes(p / "e.csv", b"\n\n"), [],
+                         "e.csv is empty (no header line)"),
+    "header only": (lambda p: _write_bytes(p / "h.csv", b"sku,name,category\n"), [],
+                    "h.csv has a header (3 columns) but no rows"),
+    "unknown column": (lambda p: _write(p / "p.csv", _rows()), ["--text-column", "title"],
+                       "no column 'title' (--text-column) in "),
+    "wrong encoding": (lambda p: _write(p / "p.csv", [["1", "café", "x"]] * 10, encoding="latin-1"),
+                       ["--encoding", "utf-8"], "is not valid utf-8: byte 0xe9 at position"),
+    "gzip read as text": (lambda p: _write(p / "p.csv", _rows(), opener=gzip.open),
+                          ["--compression", "none"], "is gzip-compressed, but --compression none"),
+    "wrong compression": (lambda p: _write(p / "p.csv.gz", _rows()), ["--compression", "gzip"],
+                          "is not compressed, but --compression gzip"),
+    "one category": (_one_category, [], "only one category is left after filtering "
+                     "('kitchen', 20 products)"),
+    "too few rows per category": (_small_categories, [],
+                                  "no category has 5 products or more (--min-class-size)"),
+    "no word in two products": (lambda p: _write(p / "p.csv", [
+        [str(i), f"word{i}", f"c{i % 2}"] for i in range(20)]), ["--min-df", "2"],
+        "no word occurs in at least 2 of the "),
+    "unknown encoding": (lambda p: _write(p / "p.csv", _rows()), ["--encoding", "klingon"],
+                         "unknown --encoding 'klingon'"),
+    "wrong separator": (lambda p: _write_bytes(p / "p.csv", b"a,b\n1,2\n1,2,3,4\n"), [],
+                        "pass the right one with --sep"),
+    "zero components": (lambda p: _write(p / "p.csv", _rows()), ["--n-components", "0"],
+                        "--n-components must be at least 1, got 0"),
+}
+
+
+@pytest.mark.parametrize("command", ["fit", "evaluate"])
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_is_one_line_and_a_non_zero_exit(capsys, tmp_path, command, case):
+    make_file, options, message = BAD_INPUTS[case]
+    path = make_file(tmp_path)
+    args = [command, "--csv", path, *COLUMNS, *FAST, *options, "--quiet"]
+    if command == "fit":
+        args += ["--model", tmp_path / "m.skops"]
+    status, out, err = run(capsys, *args)
+    assert status == 1
+    assert "Traceback" not in err
+    assert err.count("\n") == 1 and err.startswith("sk-prodembed: error: ")
+    assert message in err
+    # Nothing fitted: no model, no results (evaluate may have described the split).
+    assert not (tmp_path / "m.skops").exists()
+    assert out == "" if command == "fit" else "precision@10" not in out
+
+
+def test_one_category_is_refused_before_fitting_anything(capsys, tmp_path):
+    status, _, err = run(capsys, "fit", "--csv", _one_category(tmp_path), *COLUMNS,
+                         "--model", tmp_path / "m.skops", *FAST)
+    assert status == 1
+    assert "Reading" in err and "Labels: kept 20 of 20 rows, in 1 category" in err
+    assert "Vectorising" not in err and "Fitting" not in err
+
+
+def test_too_few_products_for_the_split(capsys, tmp_path):
+    path = _write(tmp_path / "p.csv", [[f"s{i}", f"thing {i}", f"c{i % 3}"] for i in range(15)])
+    status, _, err = run(capsys, "evaluate", "--csv", path, *COLUMNS, *FAST,
+                         "--test-size", "0.1", "--quiet")
+    assert status == 1
+    assert (
+        "too few products (15) for a stratified split with --test-size 0.1 and 3 categories"
+    ) in err
+
+
+BAD_OPTIONS = {
+    "model extension": (["fit", "--csv", "{csv}", "--model", "{tmp}/m.txt"],
+                        "the name must end in .skops, .joblib, .pkl, .pickle"),
+    "model folder": (["fit", "--csv", "{csv}", "--model", "{tmp}/no/such/m.skops"],
+                     "does not exist"),
+    "repeated ids": (["fit", "--csv", "{csv}", "--id-column", "category", "--model", "{tmp}/m.pkl"],
+                     "--id-column 'category' has 4 repeated ids"),
+    "missing ids": (["fit", "--csv", "{tmp}/no_ids.csv", "--id-column", "sku", "--model",
+                     "{tmp}/m.pkl"], "--id-column 'sku' is empty in 1 row of"),
+    "triplet without labels": (["fit", "--csv", "{csv}", "--embedder", "triplet", "--model",
+                                "{tmp}/m.pkl"], "--embedder triplet needs --label-column"),
+    "missing model": (["recommend", "--model", "{tmp}/none.skops"], "no such model file"),
+    "not a model": (["recommend", "--model", "{tmp}/junk.pkl"], "cannot load"),
+    "unknown items": (["recommend", "--model", "{tmp}/m.joblib", "--items", "sku1", "nope"],
+                      "1 id of --items not in the model's catalog: 'nope'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_OPTIONS))
+def test_bad_option_is_one_line_and_a_non_zero_exit(capsys, tmp_path, case):
+    csv_path = _write(tmp_path / "p.csv", _rows())
+    (tmp_path / "junk.pkl").write_bytes(b"not a pickle")
+    _write(tmp_path / "no_ids.csv", [["", "red mug", "kitchen"], *_rows()])
+    if case == "unknown items":
+        assert main(["fit", "--csv", str(csv_path), "--text-column", "name", "--id-column", "sku",
+                     "--model", str(tmp_path / "m.joblib"), *FAST, "--quiet"]) == 0
+    template, message = BAD_OPTIONS[case]
+    args = [a.format(csv=csv_path, tmp=tmp_path) for a in template]
+    if args[0] == "fit":
+        args += ["--text-column", "name", *FAST]
+    status, _, err = run(capsys, *args, "--quiet")
+    assert status == 1
+    assert "Traceback" not in err and err.count("\n") == 1
+    assert message in err
+
+
+def test_missing_optional_packages_are_named(capsys, tmp_path, monkeypatch):
+    csv_path = _write(tmp_path / "p.csv", _rows())
+    pd.DataFrame(_rows()).to_parquet(tmp_path / "p.parquet")
+    for module in ("pyarrow", "fastparquet", "skops", "skops.io"):
+        monkeypatch.setitem(sys.modules, module, None)
+    status, _, err = run(capsys, "fit", "--csv", tmp_path / "p.parquet", "--model",
+                         tmp_path / "m.pkl", "--quiet")
+    assert status == 1
+    assert "reading Parquet" in err and "needs pyarrow: pip install pyarrow" in err
+    status, _, err = run(capsys, "fit", "--csv", csv_path, "--model", tmp_path / "m.skops",
+                         "--quiet")
+    assert status == 1
+    assert "needs skops: pip install 'sk_prodembed[cli]'" in err
+
+
+def test_debug_raises_instead(tmp_path):
+    from sk_prodembed._cli._progress import CommandError
+
+    with pytest.raises(CommandError, match="no such file"):
+        main(["fit", "--csv", str(tmp_path / "none.csv"), "--model", "m.skops", "--debug"])
+
+
+def test_repeated_names_train_once_and_stay_in_the_catalog(capsys, tmp_path):
+    rows = _rows()
+    rows[10][1] = rows[11][1] = rows[12][1]  # three products, one name
+    model, err = _fit_pickle(capsys, _write(tmp_path / "p.csv", rows), tmp_path)
+    assert "Training on 78 distinct texts; the 2 repeated names are in the catalog" in err
+    assert "Fitting TripletEmbedder(4) on 78 products" in err
+    assert len(model.named_steps["recommender"].item_ids_) == 80
+
+
+def test_readme_commands_use_existing_options():
+    # The README's command-line block, parsed (not run) by the command's parser.
+    import shlex
+
+    from sk_prodembed._cli import _with_default_command, build_parser
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme[readme.index("## Command line") :]
+    block = re.search(r"```bash\n(.*?)```", section, re.S)[1].replace("\\\n", " ")
+    commands = [shlex.split(line)[1:] for line in block.splitlines()
+                if line.startswith("sk-prodembed ")]
+    assert [args[0] for args in commands] == ["fit", "recommend", "recommend", "recommend"]
+    for args in commands:
+        build_parser().parse_args(_with_default_command(args))
+
+
+def _warns(args, progress):
+    import warnings
+
+    warnings.warn("first line\n    second line", UserWarning)
+    return 0
+
+
+def _interrupted(args, progress):
+    raise KeyboardInterrupt
+
+
+def _library_error(args, progress):
+    raise RuntimeError("something went wrong\nover two lines")
+
+
+@pytest.mark.parametrize(
+    "job, expected_status, expected_err",
+    [
+        (_warns, 0, "warning: first line second line\n"),
+        (_interrupted, 130, "sk-prodembed: interrupted\n"),
+        (_library_error, 1, "sk-prodembed: error: RuntimeError: something went wrong over two "
+                            "lines (run with --debug for the traceback)\n"),
+    ],
+)
+def test_warnings_interruptions_and_other_errors_are_one_line(
+    capsys, monkeypatch, tmp_path, job, expected_status, expected_err
+):
+    from sk_prodembed._cli import _fit
+
+    monkeypatch.setattr(_fit, "fit", job)
+    status, out, err = run(capsys, "fit", "--csv", "p.csv", "--model", tmp_path / "m.skops")
+    assert (status, out, err) == (expected_status, "", expected_err)

@@ -1,0 +1,124 @@
+"""TripletEmbedder's labels across array types: the integer -1 marks unlabeled
+rows, the string "-1" is rejected whatever holds it, and the same labels give
+the same fit from numpy, object arrays, lists and pandas."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from sk_prodembed import TripletEmbedder
+
+pd = pytest.importorskip("pandas")
+
+NAMES = np.array(["bread", "cheese", "fruit"])
+
+
+def _data(n_samples=60):
+    rng = np.random.RandomState(0)
+    codes = np.arange(n_samples) % 3
+    X = rng.rand(n_samples, 6) + 2 * np.eye(3)[codes].repeat(2, axis=1)
+    return X, NAMES[codes]
+
+
+def _fit(y, X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return TripletEmbedder(n_components=2, max_iter=2, random_state=0).fit(X, y)
+
+
+def _with_string_minus_one(labels):
+    labels = labels.astype(object)
+    labels[[0, 4]] = "-1"
+    return labels
+
+
+STRING_MINUS_ONE = {
+    "numpy str": lambda labels: _with_string_minus_one(labels).astype(str),
+    "numpy bytes": lambda labels: _with_string_minus_one(labels).astype("S"),
+    "object array": _with_string_minus_one,
+    "list": lambda labels: list(_with_string_minus_one(labels)),
+    "pandas object": lambda labels: pd.Series(_with_string_minus_one(labels), dtype=object),
+    "pandas string": lambda labels: pd.Series(_with_string_minus_one(labels), dtype="string"),
+    "pandas category": lambda labels: pd.Series(_with_string_minus_one(labels), dtype="category"),
+}
+
+
+@pytest.mark.parametrize("container", list(STRING_MINUS_ONE))
+def test_string_minus_one_is_rejected_in_every_array_type(container):
+    X, labels = _data()
+    y = STRING_MINUS_ONE[container](labels)
+    model = TripletEmbedder(n_components=2, max_iter=2)
+    with pytest.raises(ValueError, match=r"y contains the string '-1' \(2 rows\).*dtype=object"):
+        model.fit(X, y)
+    assert not hasattr(model, "classes_")
+
+
+def test_string_minus_one_is_rejected_by_partial_fit_and_score():
+    X, labels = _data()
+    model = _fit(labels, X)
+    y = _with_string_minus_one(labels)
+    with pytest.raises(ValueError, match="the string '-1'"):
+        model.score(X, y)
+    with pytest.raises(ValueError, match="the string '-1'"):
+        model.partial_fit(X, pd.Series(y))
+
+
+def test_the_suggested_conversion_marks_the_rows_unlabeled():
+    X, labels = _data()
+    y = np.asarray(pd.Series(_with_string_minus_one(labels), dtype="string"), dtype=object)
+    y[y == "-1"] = -1
+    converted = _fit(y, X)
+    expected = labels.astype(object)
+    expected[[0, 4]] = -1
+    reference = _fit(expected, X)
+    np.testing.assert_array_equal(converted.classes_, NAMES)
+    np.testing.assert_array_equal(converted.transform(X), reference.transform(X))
+
+
+UNLABELED_INTEGER = {
+    "object array": lambda y: y,
+    "pandas object": lambda y: pd.Series(y, dtype=object),
+}
+
+
+def test_a_list_mixing_strings_and_minus_one_is_rejected_with_the_reason():
+    # numpy turns ["bread", -1] into strings, so the -1 arrives as "-1".
+    X, labels = _data()
+    y = list(labels)
+    y[0] = -1
+    with pytest.raises(ValueError, match="a list mixing strings and -1 becomes all strings"):
+        TripletEmbedder(n_components=2).fit(X, y)
+
+
+@pytest.mark.parametrize("container", list(UNLABELED_INTEGER))
+def test_integer_minus_one_is_unlabeled_in_every_array_type(container):
+    X, labels = _data()
+    y = labels.astype(object)
+    y[[0, 4]] = -1
+    reference = _fit(y, X)
+    model = _fit(UNLABELED_INTEGER[container](y), X)
+    np.testing.assert_array_equal(model.classes_, NAMES)  # -1 is not a class
+    np.testing.assert_array_equal(model.transform(X), reference.transform(X))
+
+
+@pytest.mark.parametrize(
+    "labels", [np.array([0, 1, 2, -1] * 15), np.array([0.0, 1.0, 2.0, -1.0] * 15)]
+)
+def test_numeric_minus_one_is_unlabeled_in_numpy_and_pandas(labels):
+    X, _ = _data()
+    numpy_model = _fit(labels, X)
+    pandas_model = _fit(pd.Series(labels), X)
+    np.testing.assert_array_equal(numpy_model.classes_, [0, 1, 2])
+    np.testing.assert_array_equal(numpy_model.transform(X), pandas_model.transform(X))
+
+
+def test_other_strings_are_classes_in_every_array_type():
+    X, labels = _data()
+    reference = _fit(labels, X)
+    for y in (labels.astype(object), list(labels), pd.Series(labels, dtype="string"),
+              pd.Series(labels, dtype="category")):
+        model = _fit(y, X)
+        np.testing.assert_array_equal(model.classes_, NAMES)
+        np.testing.assert_array_equal(model.transform(X), reference.transform(X))
