@@ -528,3 +528,27 @@ def test_warnings_interruptions_and_other_errors_are_one_line(
     monkeypatch.setattr(_fit, "fit", job)
     status, out, err = run(capsys, "fit", "--csv", "p.csv", "--model", tmp_path / "m.skops")
     assert (status, out, err) == (expected_status, "", expected_err)
+
+
+def test_products_with_no_known_word_get_no_arbitrary_recommendations(capsys, tmp_path):
+    rows = _rows()
+    rows[5][1] = "zyzzyva"  # in no other product: no word of the vocabulary at --min-df 2
+    _write(tmp_path / "p.csv", rows)
+    model = tmp_path / "m.pkl"
+    status, _, err = run(capsys, "fit", "--csv", tmp_path / "p.csv", *COLUMNS, "--id-column",
+                         "sku", "--model", model, *FAST, "--min-df", "2")
+    assert status == 0, err
+    assert "1 product with no word in at least --min-df=2 products" in err
+
+    status, out, err = run(capsys, "recommend", "--model", model, "--n-recommendations", "2")
+    assert status == 0, err
+    assert "No recommendations for 1 query with no word of the model's vocabulary" in err
+    assert "warning" not in err
+    queries = [line.split(",")[0] for line in out.splitlines()[1:]]
+    assert "sku5" not in queries and len(queries) == 2 * (len(rows) - 1)
+
+    status, out, err = run(capsys, "recommend", "--model", model, "--text", "zyzzyva",
+                           rows[0][1], "--n-recommendations", "1")
+    assert status == 0, err
+    assert "No recommendations for 1 query" in err
+    assert out.splitlines()[1:] == [f"{rows[0][1]},1,sku0,1.0000"]

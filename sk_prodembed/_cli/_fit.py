@@ -45,9 +45,15 @@ def fit(args, progress):
     embedder = make_embedder(kind, args, not args.quiet)
     fit_embedder(embedder, X_train, y, progress, f"{type(embedder).__name__}({args.n_components})")
     with progress.stage(f"Indexing the catalog of {count(len(texts), 'product')}"):
+        X = tfidf.transform(texts)
         recommender = NearestNeighborRecommender(args.n_recommendations)
-        catalog = embedder.transform(tfidf.transform(texts))
-        recommender.fit(catalog, item_ids=np.asarray(ids, dtype=object))
+        recommender.fit(embedder.transform(X), item_ids=np.asarray(ids, dtype=object))
+    n_wordless = int((X.getnnz(axis=1) == 0).sum())
+    if n_wordless:
+        progress.line(
+            f"  {count(n_wordless, 'product')} with no word in at least --min-df={args.min_df} "
+            "products: in the catalog, but recommend skips them as queries"
+        )
     model = Pipeline(list(zip(STEP_NAMES, (tfidf, embedder, recommender))))
     with progress.stage(f"Saving {args.model}") as outcome:
         save_model(model, args.model)
