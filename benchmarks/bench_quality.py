@@ -45,25 +45,11 @@ from _protocol import (  # noqa: E402
     record_section,
     split_and_vectorize,
 )
+from _protocol import timed_fit_transform as timed  # noqa: E402
 
-from sk_prodembed import MaskedAutoencoderEmbedder  # noqa: E402
-
-try:
-    from sk_prodembed._triplet import TripletEmbedder
-except ImportError:  # being written; its rows are added once it exists
-    TripletEmbedder = None
+from sk_prodembed import MaskedAutoencoderEmbedder, TripletEmbedder  # noqa: E402
 
 COMMAND = "python benchmarks/bench_quality.py"
-
-
-def timed(model, X_train, X_test, y_train=None):
-    """Fit on the training rows, embed the test rows; return (Z_test, fit seconds)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        start = time.perf_counter()
-        model.fit(X_train) if y_train is None else model.fit(X_train, y_train)
-        seconds = time.perf_counter() - start
-        return model.transform(X_test), seconds
 
 
 def timed_with_deadline(make_model, X_train, X_test, y_train, seconds_allowed):
@@ -216,19 +202,16 @@ def evaluate(catalog, nca_budget, lmnn_budget, with_umap):
     autoencoder = MaskedAutoencoderEmbedder(64, random_state=0)
     Z, pretrain_seconds = timed(autoencoder, X_train, X_test)
     add("MaskedAutoencoderEmbedder(64)", Z, pretrain_seconds)
-    if TripletEmbedder is not None:
-        add("TripletEmbedder(64)", *timed(TripletEmbedder(64, random_state=0), X_train, X_test, y_train))
-        Z, seconds = timed(
-            TripletEmbedder(64, encoder_init=autoencoder, random_state=0), X_train, X_test, y_train
-        )
-        add(
-            "TripletEmbedder(64) fine-tuned from the MaskedAutoencoderEmbedder(64) above "
-            f"(fit seconds: fine-tuning + {pretrain_seconds:.0f} s pre-training)",
-            Z,
-            seconds + pretrain_seconds,
-        )
-    else:
-        notes.append("TripletEmbedder rows missing: sk_prodembed._triplet was not importable.")
+    add("TripletEmbedder(64)", *timed(TripletEmbedder(64, random_state=0), X_train, X_test, y_train))
+    Z, seconds = timed(
+        TripletEmbedder(64, encoder_init=autoencoder, random_state=0), X_train, X_test, y_train
+    )
+    add(
+        "TripletEmbedder(64) fine-tuned from the MaskedAutoencoderEmbedder(64) above "
+        f"(fit seconds: fine-tuning + {pretrain_seconds:.0f} s pre-training)",
+        Z,
+        seconds + pretrain_seconds,
+    )
 
     make_lmnn = lmnn_factory()
     if make_lmnn is None:

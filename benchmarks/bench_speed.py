@@ -49,13 +49,8 @@ from _protocol import (  # noqa: E402
 )
 from bench_scale import synthetic_sparse_rows  # noqa: E402
 
-from sk_prodembed import MaskedAutoencoderEmbedder  # noqa: E402
+from sk_prodembed import MaskedAutoencoderEmbedder, TripletEmbedder  # noqa: E402
 from sk_prodembed._sampling import class_balanced_batches  # noqa: E402
-
-try:
-    from sk_prodembed._triplet import TripletEmbedder
-except ImportError:  # being written; its rows are added once it exists
-    TripletEmbedder = None
 
 try:
     import torch
@@ -155,10 +150,10 @@ def sk_epoch_seconds(model, X, y, repeats):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.partial_fit(X, y)  # initialisation and warm-up
-        seen = model._history.n_samples_seen
+        seen = model.t_
         seconds = best_time(lambda: model.partial_fit(X, y), repeats)
-    rows = model._history.n_samples_seen - seen
-    return seconds, rows / (model._history.n_iter - 1)
+    rows = model.t_ - seen
+    return seconds, rows / (model.n_iter_ - 1)
 
 
 def masking_seconds(X, repeats):
@@ -340,8 +335,6 @@ def part_dense(widths, repeats, gemm, threads):
             (threads, "MaskedAutoencoderEmbedder", width, seconds, flops, torch_seconds, masking)
         )
         _print_dense(rows[-1], gemm)
-        if TripletEmbedder is None:
-            continue
         model = sk_triplet(width, 64, 8)
         seconds, n_rows = sk_epoch_seconds(model, X, y, repeats)
         flops = triplet_flops_per_row(DENSE_FEATURES, width, 512) * n_rows
@@ -388,8 +381,6 @@ def part_sparse(data, repeats, threads):
             name = f"MaskedAutoencoderEmbedder(64), {label}"
             rows.append((threads, catalog, X.shape, name, seconds, torch_seconds))
             _print_sparse(rows[-1])
-        if TripletEmbedder is None:
-            continue
         model = sk_triplet(64, 32, 4)
         seconds, _ = sk_epoch_seconds(model, X, y, repeats)
         torch_seconds = None

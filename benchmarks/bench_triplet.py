@@ -34,8 +34,7 @@ from _protocol import (
     split_and_vectorize,
     timed_fit_transform,
 )
-from sk_prodembed import MaskedAutoencoderEmbedder
-from sk_prodembed._triplet import TripletEmbedder
+from sk_prodembed import MaskedAutoencoderEmbedder, TripletEmbedder
 
 COMMAND = "python benchmarks/bench_triplet.py"
 CATALOGS = ("flipkart", "instacart")

@@ -4,11 +4,13 @@ from numbers import Integral, Real
 
 import scipy.sparse as sp
 from sklearn.base import _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils import check_array
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseEmbedder
+from ._engine import resolve_batch_size, shuffled_batches
+from ._masking import split_missing
 from ._network import MLP
 from ._reconstruction import MaskedReconstruction, has_negative_values
 
@@ -34,6 +36,10 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
     ----------
     n_components : int, default=64
         Dimension of the embedding (width of the encoder's last layer).
+        It may exceed the number of input features (an overcomplete
+        embedding, accepted without a warning): the embedding then has more
+        dimensions than the information it encodes, which costs memory and
+        search time downstream but not correctness.
     hidden_layer_sizes : array-like of int, default=()
         Widths of the encoder's hidden layers, between the input and the
         embedding. The default, a single layer from the features to the
@@ -86,12 +92,18 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
         L2 penalty on the weights, scaled as in scikit-learn's MLP.
     batch_size : int or "auto", default="auto"
         Minibatch size; ``"auto"`` is ``min(512, n_samples)``.
-    learning_rate_init : float, default=3e-3
+    learning_rate_init : float, default=1e-2
         Step size of the optimizer. Higher than MLPRegressor's 1e-3: on
-        TF-IDF input it reaches a better embedding in the few epochs a
-        catalog-sized fit can afford.
-    max_iter : int, default=20
-        Maximum number of epochs.
+        TF-IDF input the decoder's reconstruction converges in far fewer
+        epochs, and the embedding was as good or better at 20 epochs than
+        with 3e-3 on every catalog measured (``benchmarks/RESULTS.md``).
+    max_iter : int or "auto", default="auto"
+        Maximum number of epochs. ``"auto"`` follows the data: at least 20
+        epochs and enough for 300 optimizer steps (a small catalog has few
+        steps an epoch), then until the training loss improves by less than
+        5% over ``n_iter_no_change`` epochs (its plateau: no warning), at
+        most 200 epochs (a ``ConvergenceWarning`` if no plateau came by
+        then). With early stopping, the validation score decides instead.
     tol : float, default=1e-4
         Minimum improvement of the loss (or validation score) that counts.
     n_iter_no_change : int, default=5
@@ -108,8 +120,10 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
         Parameters of the ``"adam"`` solver.
     warm_start : bool, default=False
         Continue from the previous fit instead of reinitialising.
-    verbose : bool, default=False
-        Print one line per epoch: loss, validation score, seconds.
+    verbose : bool or int, default=False
+        1 (True) prints one line per epoch (loss, validation score, seconds)
+        and why training stopped; 2 adds the optimizer steps, rows per
+        second and the epochs without improvement.
     random_state : int, RandomState instance or None, default=None
         Seeds the weights, the masks, the batch order and the validation
         split. An int makes ``fit`` repeatable.
@@ -133,6 +147,9 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
         Best validation score, when ``early_stopping`` is True.
     n_iter_ : int
         Number of epochs run.
+    t_ : int
+        Number of training rows the optimizer has seen, over all epochs and
+        ``partial_fit`` calls (as in scikit-learn's MLP).
     n_features_in_ : int
         Number of input features.
     feature_names_in_ : ndarray of str
@@ -177,6 +194,7 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
 
     _parameter_constraints: dict = {
         **BaseEmbedder._parameter_constraints,
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "decoder_layer_sizes": ["array-like", None],
         "mask_ratio": [Interval(Real, 0, 1, closed="left")],
         "corruption": [StrOptions({"zero", "marginal"})],
@@ -205,8 +223,8 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
         solver="adam",
         alpha=1e-4,
         batch_size="auto",
-        learning_rate_init=3e-3,
-        max_iter=20,
+        learning_rate_init=1e-2,
+        max_iter="auto",
         tol=1e-4,
         n_iter_no_change=5,
         early_stopping=False,
@@ -284,39 +302,43 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
             "identity",
             X.dtype,
             rng,
-            # Reconstruction sampling reads and updates a few output columns
-            # per batch.
-            column_major_output=self._n_sampled_features(X) is not None,
         )
         return {"encoder": encoder, "decoder": decoder}
 
     def _make_objective(self, networks, X, y):
+        return self._objective(networks["encoder"], networks["decoder"], X)
+
+    def _objective(self, encoder, decoder, X=None):
+        """The reconstruction objective; ``X`` is the training data, None for
+        scoring, which reconstructs every feature."""
         return MaskedReconstruction(
-            networks["encoder"],
-            networks["decoder"],
+            encoder,
+            decoder,
             loss=self.loss_,
             mask_ratio=self.mask_ratio,
             corruption=self.corruption,
             alpha=self.alpha,
-            n_sampled_features=self._n_sampled_features(X),
+            n_sampled_features=None if X is None else self._n_sampled_features(X),
         )
+
+    def _make_batches(self, X, y):
+        return shuffled_batches(X.shape[0], resolve_batch_size(self.batch_size, X.shape[0]))
+
+    def _n_sampled_features(self, X):
+        if self.reconstruction_sampling != "auto":
+            return self.reconstruction_sampling
+        if sp.issparse(X) and X.shape[1] > _AUTO_SAMPLING_MIN_FEATURES:
+            return _AUTO_SAMPLED_FEATURES
+        return None
+
+    def _encode(self, X):
+        # Missing entries enter the encoder as masked (zero) ones.
+        return super()._encode(split_missing(X)[0])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         return tags
-
-    def _n_sampled_features(self, X):
-        if self.reconstruction_sampling != "auto":
-            return self.reconstruction_sampling
-        if X is not None and sp.issparse(X) and X.shape[1] > _AUTO_SAMPLING_MIN_FEATURES:
-            return _AUTO_SAMPLED_FEATURES
-        return None
-
-    def _fitted_objective(self):
-        return self._make_objective(
-            {"encoder": self.encoder_, "decoder": self.decoder_}, None, None
-        )
 
     # -- public API --------------------------------------------------------
 
@@ -372,7 +394,7 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
         """
         check_is_fitted(self)
         X = self._check_codes(X)
-        return self._fitted_objective().reconstruct(X)
+        return self._objective(self.encoder_, self.decoder_).reconstruct(X)
 
     def _check_codes(self, X):
         X = check_array(X, dtype=self.encoder_.dtype)
@@ -404,4 +426,4 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
         X = self._validate_X(X, reset=False)
         if X.dtype != self.encoder_.dtype:
             X = X.astype(self.encoder_.dtype)
-        return self._fitted_objective().validation_score(X)
+        return self._objective(self.encoder_, self.decoder_).validation_score(X)

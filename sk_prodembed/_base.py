@@ -6,7 +6,7 @@ A subclass describes its model through four hooks and inherits the rest:
 - ``_initialize_networks(X, y, rng)`` -> dict of name -> :class:`MLP`; each
   network is stored as the fitted attribute ``<name>_``
 - ``_make_objective(networks, X, y)`` -> an objective for the engine
-- ``_make_batches(X, y, batch_size)`` -> a ``batches(rng)`` callable
+- ``_make_batches(X, y)`` -> a ``batches(rng)`` callable
 
 The embedding is the output of the network named ``"encoder"``.
 """
@@ -26,18 +26,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._engine import (
+    EpochBudget,
     TrainingHistory,
-    resolve_batch_size,
-    shuffled_batches,
     split_validation,
     train_epochs,
 )
-from ._masking import split_missing
 from ._optimizers import make_optimizer
-
-# Rows encoded at once by ``transform``: bounds the memory of the hidden layers
-# and of the densified rows for very large inputs.
-_TRANSFORM_CHUNK_ROWS = 8192
 
 
 class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -49,9 +43,8 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         "activation": [StrOptions({"tanh", "relu", "identity"})],
         "solver": [StrOptions({"adam", "sgd"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
@@ -76,9 +69,11 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def _make_objective(self, networks, X, y):
         raise NotImplementedError
 
-    def _make_batches(self, X, y, batch_size):
-        return shuffled_batches(X.shape[0], batch_size)
+    def _make_batches(self, X, y):
+        raise NotImplementedError
 
+    # max_iter="auto" (see EpochBudget); subclasses set their own.
+    _auto_epochs = EpochBudget(min_steps=300, min_epochs=20, max_epochs=200, plateau=0.05)
     # Names of the networks returned by ``_initialize_networks``.
     _network_names = ("encoder",)
     # Whether the early-stopping split keeps label proportions.
@@ -132,19 +127,26 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return X
 
     def _fit(self, X, y, incremental):
+        if incremental and self.early_stopping:
+            # As scikit-learn's MLP: a single epoch has no validation curve.
+            raise ValueError(
+                "partial_fit does not support early_stopping=True; set "
+                "early_stopping=False, or use fit for early stopping."
+            )
         # Training works on copies and assigns the fitted attributes at the end.
         # If anything interrupts it (an error, a KeyboardInterrupt), the
         # estimator is put back exactly as it was before the call.
         saved_state = dict(self.__dict__)
         try:
-            self._fit_unsafe(X, y, incremental)
+            self._train(X, y, incremental)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved_state)
             raise
         return self
 
-    def _fit_unsafe(self, X, y, incremental):
+    def _train(self, X, y, incremental):
+        """The body of :meth:`_fit`, which restores the estimator if it fails."""
         fitted = hasattr(self, "_history")
         reset = not fitted or not (incremental or self.warm_start)
         X, y = self._validate_training_data(X, y, reset=reset)
@@ -179,16 +181,14 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 beta_2=self.beta_2,
                 epsilon=self.epsilon,
             )
-        batch_size = resolve_batch_size(self.batch_size, X.shape[0])
-
         train_epochs(
             objective,
             optimizer,
             X,
             y,
-            self._make_batches(X, y, batch_size),
+            self._make_batches(X, y),
             history=history,
-            max_iter=1 if incremental else self.max_iter,
+            max_iter=1 if incremental else self._epoch_limit(),
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
             rng=rng,
@@ -205,6 +205,7 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.loss_curve_ = list(history.loss_curve)
         self.best_loss_ = history.best_loss
         self.n_iter_ = history.n_iter
+        self.t_ = history.n_samples_seen
         if validation is not None:
             self.validation_scores_ = list(history.validation_scores)
             self.best_validation_score_ = history.best_validation_score
@@ -212,6 +213,12 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             self.validation_scores_ = None
             self.best_validation_score_ = None
         self._n_features_out = self.encoder_.layer_sizes[-1]
+
+    def _epoch_limit(self):
+        """``max_iter``, or the estimator's :class:`EpochBudget` for ``"auto"``."""
+        if self.max_iter == "auto":
+            return self._auto_epochs
+        return self.max_iter
 
     def transform(self, X):
         """Embed ``X`` with the trained encoder (deterministic: no masking).
@@ -231,22 +238,27 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return self._encode(X)
 
     def _encode(self, X):
+        """The embedding of validated rows. A row with no non-zero feature (an
+        empty text, words all out of the vocabulary) carries nothing to place
+        it by, and embeds to the zero vector rather than to the point the
+        biases alone give, which every such row would share."""
         encoder = self.encoder_
         if X.dtype != encoder.dtype:
             X = X.astype(encoder.dtype)
-        if self._ensure_all_finite == "allow-nan":
-            # Missing entries enter the encoder as masked (zero) ones.
-            X, _ = split_missing(X)
-        chunks = [
-            encoder.predict(X[start : start + _TRANSFORM_CHUNK_ROWS])
-            for start in range(0, X.shape[0], _TRANSFORM_CHUNK_ROWS)
-        ]
-        if not chunks:
-            return np.empty((0, self._n_features_out), dtype=encoder.dtype)
-        return np.vstack(chunks)
+        embedding = encoder.predict(X)
+        embedding[_rows_without_features(X)] = 0
+        return embedding
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def _rows_without_features(X):
+    """Boolean mask of the rows of ``X`` with no non-zero entry."""
+    if sp.issparse(X):
+        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+        return np.bincount(rows[X.data != 0], minlength=X.shape[0]) == 0
+    return ~np.any(X != 0, axis=1)

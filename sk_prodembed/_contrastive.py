@@ -21,38 +21,31 @@ metric, since a softmax over unbounded euclidean distances has no natural
 scale.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 
-from ._masking import corrupt
+from ._engine import mean_over_chunks
+from ._masking import SCORING_SEED, corrupt
 from ._miners import MINERS, UNLABELED
+from ._normalization import (
+    embedding_backward,
+    l2_normalize,
+    l2_normalize_backward,
+    to_embedding,
+)
+from ._proxies import normalized_softmax_loss
 
-# Added to norms before dividing, so that a zero output does not produce NaN.
-_NORM_EPSILON = 1e-12
 _VALIDATION_CHUNK_ROWS = 1024
 # NT-Xent compares every view with every other: chunks bound that square.
 _SELF_SUPERVISED_CHUNK_ROWS = 256
 # Pair counts below n^2 / this go through a sparse coefficient matrix.
 _DENSE_PAIRS_FRACTION = 16
-# Seed of the masks drawn when the validation score falls back to the
-# self-supervised loss, so that epochs are compared on the same views.
-SCORING_SEED = 0
 
 
-def l2_normalize(Z):
-    """Rows of ``Z`` scaled to unit length. Returns ``(E, norms)``, norms of shape (n, 1)."""
-    norms = np.sqrt(np.einsum("ij,ij->i", Z, Z))[:, None] + _NORM_EPSILON
-    return Z / norms, norms
-
-
-def l2_normalize_backward(E, norms, grad_E):
-    """Gradient in ``Z`` of a loss of ``E = Z / ||Z||``, given its gradient in ``E``."""
-    radial = np.einsum("ij,ij->i", grad_E, E)[:, None]
-    return (grad_E - radial * E) / norms
-
-
-def pairwise_distances(E, metric):
-    """The ``(n, n)`` distance matrix used by the miners (no gradient)."""
+def batch_distances(E, metric):
+    """The exact ``(n, n)`` distance matrix of a batch, for the miners (no gradient)."""
     if metric == "cosine":
         return 1 - E @ E.T
     squared_norms = np.einsum("ij,ij->i", E, E)
@@ -80,9 +73,10 @@ def _distance_backward(E, first, second, pair_grad, distances, metric):
         )
     # The pair weights summed into an (n, n) coefficient matrix, symmetrised
     # since d(e_i, e_j) moves both rows. Batch-hard mining gives two pairs per
-    # anchor: as a sparse matrix the product costs 0.5 ms against 2-10 ms
-    # dense at n = 512, d = 256. Batch-all can give up to n^2 pairs, where the
-    # dense product (multi-threaded BLAS) is the faster, from about n^2 / 16.
+    # anchor, where a sparse matrix product is several times faster than the
+    # dense one; batch-all can give up to n^2 pairs, where the dense product
+    # (multi-threaded BLAS) is the faster, from about n^2 / 16 (measured in
+    # benchmarks/RESULTS.md, triplet section).
     if len(first) < n * n // _DENSE_PAIRS_FRACTION:
         coefficients = sp.csr_matrix(
             (pair_grad.astype(E.dtype, copy=False), (first, second)), shape=(n, n)
@@ -193,15 +187,16 @@ def leave_one_out_precision(E, labels, metric, k=10):
     hits = 0
     for start in range(0, n, _VALIDATION_CHUNK_ROWS):
         stop = min(start + _VALIDATION_CHUNK_ROWS, n)
-        distances = pairwise_distances_between(E[start:stop], E, metric)
+        distances = ranking_distances(E[start:stop], E, metric)
         distances[np.arange(stop - start), np.arange(start, stop)] = np.inf
         neighbours = np.argpartition(distances, k - 1, axis=1)[:, :k]
         hits += int((labels[neighbours] == labels[start:stop, None]).sum())
     return hits / (n * k)
 
 
-def pairwise_distances_between(A, B, metric):
-    """Distances from the rows of A to the rows of B (rankings only: squared euclidean)."""
+def ranking_distances(A, B, metric):
+    """A monotone function of the distances from the rows of A to those of B, for
+    rankings only: the cosine distance, or the squared euclidean one."""
     if metric == "cosine":
         return 1 - A @ B.T
     return (
@@ -218,12 +213,13 @@ def _stack_rows(blocks):
 
 
 class TripletObjective:
-    """Mined triplet loss on labeled rows plus NT-Xent on masked views of unlabeled rows.
+    """A supervised loss on labeled rows plus NT-Xent on masked views of unlabeled rows.
 
-    The loss of a batch is the mean triplet loss of its labeled rows plus
-    ``unlabeled_weight`` times the NT-Xent loss of its unlabeled rows (the
-    NT-Xent loss alone, unweighted, when no row is labeled), plus the L2
-    penalty of the encoder as in scikit-learn's MLP.
+    The loss of a batch is the mean supervised loss of its labeled rows (the
+    mined triplet loss, or with ``proxies`` the normalised-softmax loss of
+    ``_proxies.py``) plus ``unlabeled_weight`` times the NT-Xent loss of its
+    unlabeled rows (the NT-Xent loss alone, unweighted, when no row is
+    labeled), plus the L2 penalty of the encoder as in scikit-learn's MLP.
 
     Parameters
     ----------
@@ -237,6 +233,11 @@ class TripletObjective:
     temperature : float
     unlabeled_weight : float
     alpha : float
+    proxies : ndarray of shape (n_classes, n_components) or None, default=None
+        Class proxies, trained in place as the last parameter: the labeled
+        rows then train the normalised-softmax loss instead of triplets. It
+        compares directions, whatever the metric.
+    proxy_temperature : float, default=0.05
     """
 
     def __init__(
@@ -251,8 +252,12 @@ class TripletObjective:
         temperature,
         unlabeled_weight,
         alpha,
+        proxies=None,
+        proxy_temperature=0.05,
     ):
         self.encoder = encoder
+        self.proxies = proxies
+        self.proxy_temperature = proxy_temperature
         self.metric = metric
         self.mine = MINERS[miner]
         self.margin = margin
@@ -264,85 +269,105 @@ class TripletObjective:
 
     @property
     def params(self):
-        return self.encoder.params
-
-    def embed(self, Z):
-        """Network outputs to embeddings: unit rows for the cosine metric."""
-        if self.metric == "cosine":
-            return l2_normalize(Z)[0]
-        return Z
+        if self.proxies is None:
+            return self.encoder.params
+        return self.encoder.params + [self.proxies]
 
     def _labeled_term(self, Z, labels):
-        if self.metric == "cosine":
+        """Loss, gradient in ``Z`` and gradient in the proxies (None without)."""
+        if self.proxies is not None:
             E, norms = l2_normalize(Z)
-        else:
-            E = Z
-        triples = self.mine(pairwise_distances(E, self.metric), labels, self.margin)
+            loss, grad, proxy_grad = normalized_softmax_loss(
+                E, labels, self.proxies, self.proxy_temperature
+            )
+            return loss, l2_normalize_backward(E, norms, grad), proxy_grad
+        E, norms = to_embedding(Z, self.metric)
+        triples = self.mine(batch_distances(E, self.metric), labels, self.margin)
         loss, grad = triplet_margin_loss(E, triples, self.metric, self.margin)
-        if self.metric == "cosine":
-            grad = l2_normalize_backward(E, norms, grad)
-        return loss, grad
+        return loss, embedding_backward(E, norms, grad), None
 
     def _unlabeled_term(self, Z):
         E, norms = l2_normalize(Z)
         loss, grad = nt_xent_loss(E, self.temperature)
         return loss, l2_normalize_backward(E, norms, grad)
 
-    def _forward_loss(self, X, labels, rng, need_gradient, refresh=None):
+    def prepare_batch(self, X, labels, rng):
+        """Stack the batch's labeled rows and two masked views of its unlabeled ones."""
         labeled = labels != UNLABELED
         n_labeled = int(labeled.sum())
-        n_unlabeled = X.shape[0] - n_labeled
         blocks = [X[labeled]] if n_labeled else []
-        if n_unlabeled:
+        if n_labeled < X.shape[0]:
             X_unlabeled = X[~labeled]
             blocks += [
                 corrupt(X_unlabeled, self.mask_ratio, self.corruption, rng),
                 corrupt(X_unlabeled, self.mask_ratio, self.corruption, rng),
             ]
-        X_stacked = _stack_rows(blocks)
-        # On sparse input a batch touches the first-layer rows of its stored
-        # features only, and the step updates just those (lazy updates, see
-        # _indexed.py; ``refresh`` brings them up to date before they are
-        # read): on the Instacart TF-IDF, a batch touches a few hundred of
-        # the 22,289 rows.
-        lazy = need_gradient and sp.issparse(X_stacked)
-        outputs = self.encoder.forward(X_stacked, refresh=refresh if lazy else None)
-        Z = outputs[-1]
-        n_rows = X.shape[0]
+        rows = _stack_rows(blocks)
+        touched = self.encoder.touched_slices(rows)
+        if self.proxies is not None:
+            touched.append(None)  # every proxy is in each row's softmax
+        return TripletBatch(rows, labels[labeled], X.shape[0], touched)
+
+    def output_terms(self, Z, batch):
+        """Loss of the encoder outputs ``Z`` of ``batch.rows``, its gradient in
+        ``Z`` and in the proxies (None without), without the L2 penalty (shared
+        with the pair objective, which adds these terms to its own)."""
+        n_labeled = batch.labels.shape[0]
         loss = 0.0
         output_grad = np.zeros_like(Z)
+        proxy_grad = None if self.proxies is None else np.zeros_like(self.proxies)
         if n_labeled:
-            loss, output_grad[:n_labeled] = self._labeled_term(Z[:n_labeled], labels[labeled])
-        if n_unlabeled:
+            loss, output_grad[:n_labeled], labeled_proxy_grad = self._labeled_term(
+                Z[:n_labeled], batch.labels
+            )
+            if labeled_proxy_grad is not None:
+                proxy_grad = labeled_proxy_grad
+        if n_labeled < Z.shape[0]:
             term, grad = self._unlabeled_term(Z[n_labeled:])
             weight = self.unlabeled_weight if n_labeled else 1.0
             loss += weight * term
             output_grad[n_labeled:] = grad * weight
+        return loss, output_grad, proxy_grad
+
+    def _loss(self, batch, need_gradient):
+        outputs = self.encoder.forward(batch.rows)
+        loss, output_grad, proxy_grad = self.output_terms(outputs[-1], batch)
         if not need_gradient:
             return loss, None
-        grads, _ = self.encoder.backward(outputs, output_grad, indexed_grads=lazy)
-        loss += self.encoder.add_l2_penalty(grads, self.alpha, n_rows)
+        n_encoder_params = len(self.encoder.params)
+        grads, _ = self.encoder.backward(
+            outputs, output_grad, touched=batch.touched[:n_encoder_params]
+        )
+        loss += self.encoder.add_l2_penalty(grads, self.alpha, batch.n_rows)
+        if proxy_grad is not None:
+            grads.append(proxy_grad)
         return loss, grads
 
-    def loss_and_gradient(self, X, y, rng, refresh=None):
-        return self._forward_loss(X, y, rng, need_gradient=True, refresh=refresh)
+    def loss_and_gradient(self, batch):
+        return self._loss(batch, need_gradient=True)
 
     def validation_score(self, X, y):
         """Leave-one-out precision@10 of the labels; minus the self-supervised
         loss (fixed masks) when fewer than two rows are labeled."""
         if np.count_nonzero(y != UNLABELED) >= 2:
-            E = np.vstack(
-                [
-                    self.embed(self.encoder.predict(X[start : start + _VALIDATION_CHUNK_ROWS]))
-                    for start in range(0, X.shape[0], _VALIDATION_CHUNK_ROWS)
-                ]
-            )
+            E = to_embedding(self.encoder.predict(X), self.metric)[0]
             return leave_one_out_precision(E, y, self.metric)
         rng = np.random.RandomState(SCORING_SEED)
-        total = 0.0
-        for start in range(0, X.shape[0], _SELF_SUPERVISED_CHUNK_ROWS):
-            chunk = X[start : start + _SELF_SUPERVISED_CHUNK_ROWS]
+
+        def chunk_loss(chunk):
             unlabeled = np.full(chunk.shape[0], UNLABELED)
-            loss, _ = self._forward_loss(chunk, unlabeled, rng, need_gradient=False)
-            total += loss * chunk.shape[0]
-        return -total / X.shape[0]
+            batch = self.prepare_batch(chunk, unlabeled, rng)
+            return self._loss(batch, need_gradient=False)[0]
+
+        return -mean_over_chunks(chunk_loss, X, _SELF_SUPERVISED_CHUNK_ROWS)
+
+
+@dataclass
+class TripletBatch:
+    """One batch of :class:`TripletObjective`: labeled rows first, then the two
+    masked views of the unlabeled rows."""
+
+    rows: object  # the encoder's input, dense or CSR
+    labels: np.ndarray  # labels of the labeled rows (the first len(labels) rows)
+    n_rows: int  # rows of the batch before the views were stacked
+    touched: list  # the encoder's slices the batch touches (MLP.touched_slices)

@@ -4,19 +4,29 @@ Every estimator of the package trains through :func:`train_epochs`. An
 estimator supplies an *objective*, an object with
 
 - ``params``: the list of parameter arrays, updated in place by the optimizer;
-- ``loss_and_gradient(X_batch, y_batch, rng, refresh)``: the mean loss of a
-  batch and the gradients in ``params`` order; ``refresh`` is the optimizer's
-  (see ``_optimizers.py``), for the networks to bring lazily updated weights
-  up to date before they read them;
+- ``prepare_batch(X_batch, y_batch, rng)``: draws what is random in a batch
+  (masks, sampled features, views) and returns a batch object whose
+  ``touched`` attribute lists, per parameter, the slices the batch reads and
+  updates lazily (``MLP.touched_slices``; None entries for parameters read
+  whole);
+- ``loss_and_gradient(batch)``: the mean loss of the batch and the gradients
+  in ``params`` order (``IndexedGradient`` on the touched slices);
 - ``validation_score(X, y)``: a score on held-out rows, higher is better;
 
 and a ``batches(rng)`` callable that yields the row indices of each minibatch
-of one epoch. The loop owns everything else: the optimizer steps, the loss
-history, the convergence test, early stopping with restoration of the best
-weights, the divergence guard and the verbose output. It never imports an
-estimator.
+of one epoch. A batch may also come as a tuple ``(indices, extra)``, for
+objectives whose batches carry more than rows (the pair objective's
+positions of the pairs within the rows): ``prepare_batch`` is then called as
+``prepare_batch(X[indices], y[indices], rng, extra)``. One step is then, all
+in :func:`_run_epoch`: prepare the batch,
+``optimizer.catch_up`` on its touched slices (lazily updated weights are
+brought up to date before they are read), ``loss_and_gradient``,
+``optimizer.update_params``. The loop owns everything else: the loss history,
+the convergence test, early stopping with restoration of the best weights,
+the divergence guard and the verbose output. It never imports an estimator.
 """
 
+import math
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -37,6 +47,39 @@ class TrainingHistory:
     epochs_without_improvement: int = 0
     n_iter: int = 0
     n_samples_seen: int = 0
+    n_steps: int = 0
+
+
+@dataclass(frozen=True)
+class EpochBudget:
+    """``max_iter="auto"``: train until the loss reaches a plateau, with at least
+    enough epochs for ``min_steps`` optimizer steps (and ``min_epochs``), at
+    most ``max_epochs``.
+
+    The number of epochs then follows the data: an epoch of a small catalog
+    is a few steps, and a fixed number of epochs under-trains it, while a
+    large catalog needs few epochs. The steps of an epoch are counted in the
+    first epoch of the call. The plateau: over the last ``n_iter_no_change``
+    epochs, the training loss improved by less than the fraction
+    ``plateau`` of its value (the losses of the package live on very
+    different scales, from a soft margin below one to a multinomial
+    log-likelihood of several nats, so the test is relative).
+    """
+
+    min_steps: int
+    min_epochs: int
+    max_epochs: int
+    plateau: float = 0.05
+
+    def least_epochs(self, steps_per_epoch):
+        wanted = math.ceil(self.min_steps / max(steps_per_epoch, 1))
+        return min(max(wanted, self.min_epochs), self.max_epochs)
+
+    def reached_plateau(self, loss_curve, window):
+        if len(loss_curve) <= window:
+            return False
+        before, recent = loss_curve[-window - 1], min(loss_curve[-window:])
+        return before - recent < self.plateau * abs(before)
 
 
 def shuffled_batches(n_samples, batch_size):
@@ -88,12 +131,24 @@ def split_validation(X, y, validation_fraction, rng, stratify=False):
     return X[train_idx], X[val_idx], y_train, y_val
 
 
+def mean_over_chunks(function, X, chunk_rows):
+    """Row-weighted mean of ``function(X[start:stop])`` over chunks of ``chunk_rows`` rows.
+
+    For scores whose cost grows with the square of the rows scored at once
+    (in-batch negatives) or whose memory does (hidden layers).
+    """
+    total = 0.0
+    for start in range(0, X.shape[0], chunk_rows):
+        chunk = X[start : start + chunk_rows]
+        total += function(chunk) * chunk.shape[0]
+    return total / X.shape[0]
+
+
 def _copy_params(params, out=None):
     """Copies of ``params``, written into the arrays of ``out`` when given.
 
     Reusing ``out`` matters for wide models: a fresh copy of (n_features x
-    n_components) matrices every epoch pays its page faults every epoch
-    (0.3 s an epoch at 262,144 features, against 0.05 s reused).
+    n_components) matrices every epoch pays its page faults every epoch.
     """
     if out is None:
         return [p.copy(order="K") for p in params]
@@ -110,21 +165,26 @@ def _restore_params(params, saved):
 def _run_epoch(objective, optimizer, X, y, batches, rng):
     """One pass over the batches. Returns the mean loss, or None on divergence."""
     params = objective.params
-    refresh = optimizer.refresher(params)
-    total_loss, n_seen = 0.0, 0
+    total_loss, n_seen, n_steps = 0.0, 0, 0
     for indices in batches(rng):
-        X_batch = X[indices]
-        y_batch = None if y is None else y[indices]
-        loss, grads = objective.loss_and_gradient(X_batch, y_batch, rng, refresh)
+        extra = ()
+        if isinstance(indices, tuple):
+            indices, *extra = indices
+        batch = objective.prepare_batch(
+            X[indices], None if y is None else y[indices], rng, *extra
+        )
+        optimizer.catch_up(params, batch.touched)
+        loss, grads = objective.loss_and_gradient(batch)
         if not np.isfinite(loss):
-            return None, n_seen
+            return None, n_seen, n_steps
         optimizer.update_params(params, grads)
         total_loss += loss * len(indices)
         n_seen += len(indices)
+        n_steps += 1
     # Lazily updated weights catch up on the steps they skipped, so that the
     # epoch ends with the weights dense updates would have (see _optimizers.py).
     optimizer.flush(params)
-    return total_loss / max(n_seen, 1), n_seen
+    return total_loss / max(n_seen, 1), n_seen, n_steps
 
 
 def train_epochs(
@@ -153,8 +213,11 @@ def train_epochs(
     y : ndarray or None
     history : TrainingHistory
         Updated in place.
-    max_iter : int
-        Maximum number of epochs in this call.
+    max_iter : int or EpochBudget
+        Maximum number of epochs in this call, or a budget: at least its
+        least epochs for the steps of the call's first epoch, then until the
+        loss reaches its plateau (or the validation score stops improving),
+        at most its ``max_epochs``.
     tol, n_iter_no_change
         Training stops once the training loss (or, with ``validation``, the
         validation score) has not improved by at least ``tol`` for
@@ -164,27 +227,34 @@ def train_epochs(
         Enables early stopping: the weights of the best validation epoch are
         restored at the end.
     verbose : bool or int
-        Print one line per epoch.
+        0 (False) prints nothing; 1 (True) one line per epoch (loss,
+        validation score, seconds) and the reason training stopped; 2 adds
+        to each line the optimizer steps and rows per second and the epochs
+        without improvement that count towards ``n_iter_no_change``.
     check_convergence : bool
         False for ``partial_fit``, which runs a single epoch and neither stops
         early nor warns about convergence.
 
-    Returns
-    -------
-    diverged : bool
-        True if training stopped on a non-finite loss; the parameters were
-        then restored to the end of the last finite epoch.
+    On a non-finite loss, training stops with a ``ConvergenceWarning`` and
+    the parameters of the last finite epoch.
     """
     params = objective.params
     best_params = None
     last_finite = None
-    for _ in range(max_iter):
+    budget = None if isinstance(max_iter, int) else max_iter
+    limit = max_iter if budget is None else budget.max_epochs
+    least = limit
+    epoch = 0
+    while epoch < limit:
+        epoch += 1
         start = time.perf_counter()
         last_finite = _copy_params(params, out=last_finite)
         # Overflow on the way to a non-finite loss is caught by the guard below,
         # which warns once with advice; numpy's own warnings would only be noise.
         with np.errstate(over="ignore", invalid="ignore"):
-            epoch_loss, n_seen = _run_epoch(objective, optimizer, X, y, batches, rng)
+            epoch_loss, n_seen, n_steps = _run_epoch(
+                objective, optimizer, X, y, batches, rng
+            )
         if epoch_loss is None or not np.isfinite(epoch_loss):
             _restore_params(params, last_finite)
             warnings.warn(
@@ -193,9 +263,12 @@ def train_epochs(
                 "Lower learning_rate_init or scale the input.",
                 ConvergenceWarning,
             )
-            return True
+            return
+        if budget is not None and epoch == 1:
+            least = budget.least_epochs(n_steps)
         history.n_iter += 1
         history.n_samples_seen += n_seen
+        history.n_steps += n_steps
         history.loss_curve.append(epoch_loss)
 
         if validation is not None:
@@ -213,11 +286,31 @@ def train_epochs(
         )
 
         if verbose:
+            seconds = time.perf_counter() - start
             message = f"Epoch {history.n_iter}: loss = {epoch_loss:.6f}"
             if validation is not None:
                 message += f", validation score = {score:.6f}"
-            print(f"{message}, {time.perf_counter() - start:.2f} s")
+            message += f", {seconds:.2f} s"
+            if verbose >= 2:
+                message += (
+                    f", {n_steps} steps, {n_seen / max(seconds, 1e-9):.0f} rows/s, "
+                    f"{history.epochs_without_improvement} epochs without improvement"
+                )
+            print(message)
 
+        if (
+            check_convergence
+            and budget is not None
+            and validation is None
+            and epoch >= least
+            and budget.reached_plateau(history.loss_curve, n_iter_no_change)
+        ):
+            if verbose:
+                print(
+                    f"Training loss improved by less than {budget.plateau:.0%} over "
+                    f"{n_iter_no_change} epochs. Stopping."
+                )
+            break
         if check_convergence and history.epochs_without_improvement > n_iter_no_change:
             if verbose:
                 what = "Validation score" if validation is not None else "Training loss"
@@ -228,11 +321,11 @@ def train_epochs(
             break
     else:
         if check_convergence:
+            why = "" if budget is None else ", max_iter='auto', and no plateau"
             warnings.warn(
-                f"Stochastic optimizer: maximum iterations ({max_iter}) reached and "
-                "the optimization hasn't converged yet.",
+                f"Stochastic optimizer: maximum iterations ({limit}{why}) reached "
+                "and the optimization hasn't converged yet.",
                 ConvergenceWarning,
             )
     if best_params is not None:
         _restore_params(params, best_params)
-    return False

@@ -1,41 +1,36 @@
-"""Gradients that are zero outside a few rows or columns of a parameter.
+"""Slices of a parameter, and gradients that are zero outside them.
 
 With wide sparse input, a training batch touches only some of the weights:
 the encoder's first-layer rows of the features stored in the batch, and the
 decoder's output columns that reconstruction sampling scores. The network
-then returns an :class:`IndexedGradient` (the touched slices only) instead
-of a mostly-zero dense array, and the optimizers update only those slices
-(lazy updates, as TensorFlow's LazyAdam and PyTorch's SparseAdam do), so the
-cost of a step follows the number of stored entries, not the vocabulary.
+names them once per batch as :class:`Slices` (``MLP.touched_slices``); the
+optimizer brings those slices up to date before the forward pass reads them,
+and the backward pass returns their gradient as an :class:`IndexedGradient`
+instead of a mostly-zero dense array, so that the step updates only them
+(lazy updates, as TensorFlow's LazyAdam and PyTorch's SparseAdam do) and its
+cost follows the number of stored entries, not the vocabulary.
 """
 
-import numpy as np
 
-
-class IndexedGradient:
-    """Gradient of a parameter that is zero outside ``index`` along ``axis``.
+class Slices:
+    """Distinct positions ``index`` along ``axis`` of a parameter.
 
     Parameters
     ----------
     index : ndarray of int
-        Distinct positions along ``axis`` where the gradient may be non-zero.
-    values : ndarray
-        The gradient at those positions: the parameter's shape with the
-        ``axis`` dimension replaced by ``len(index)``. Optimizers use it as
-        scratch space.
+        Distinct positions along ``axis``.
     axis : {0, 1}
         0 for rows of a matrix (or entries of a vector), 1 for columns.
     """
 
-    __slots__ = ("index", "values", "axis")
+    __slots__ = ("index", "axis")
 
-    def __init__(self, index, values, axis=0):
+    def __init__(self, index, axis=0):
         self.index = index
-        self.values = values
         self.axis = axis
 
     def take(self, array):
-        """The touched slices of ``array`` (a parameter or an optimizer state), as a copy."""
+        """The slices of ``array`` (a parameter or an optimizer state), as a copy."""
         # Indexing rather than np.take, which is two orders of magnitude
         # slower on the columns of a column-major array.
         if self.axis == 0:
@@ -43,21 +38,28 @@ class IndexedGradient:
         return array[:, self.index]
 
     def put(self, array, values):
-        """Write ``values`` back into the touched slices of ``array``, in place."""
+        """Write ``values`` into the slices of ``array``, in place."""
         if self.axis == 0:
             array[self.index] = values
         else:
             array[:, self.index] = values
 
-    def toarray(self, like):
-        """The dense gradient, shaped and typed like the parameter ``like``."""
-        dense = np.zeros_like(like)
-        self.put(dense, self.values)
-        return dense
 
+class IndexedGradient(Slices):
+    """Gradient of a parameter that is zero outside the slices ``index`` along ``axis``.
 
-def densify(grad, like):
-    """``grad`` as a dense array (for tests and checks)."""
-    if isinstance(grad, IndexedGradient):
-        return grad.toarray(like)
-    return grad
+    Parameters
+    ----------
+    index, axis
+        As in :class:`Slices`.
+    values : ndarray
+        The gradient on the slices: the parameter's shape with the ``axis``
+        dimension replaced by ``len(index)``. Optimizers use it as scratch
+        space.
+    """
+
+    __slots__ = ("values",)
+
+    def __init__(self, index, values, axis=0):
+        super().__init__(index, axis)
+        self.values = values

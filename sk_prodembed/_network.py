@@ -9,7 +9,7 @@ given at initialisation, and every computation stays in that dtype.
 import numpy as np
 import scipy.sparse as sp
 
-from ._indexed import IndexedGradient
+from ._indexed import IndexedGradient, Slices
 
 
 def _tanh_inplace(Z):
@@ -82,24 +82,9 @@ class MLP:
         self.output_activation = output_activation
 
     @classmethod
-    def initialize(
-        cls,
-        layer_sizes,
-        hidden_activation,
-        output_activation,
-        dtype,
-        rng,
-        column_major_output=False,
-    ):
+    def initialize(cls, layer_sizes, hidden_activation, output_activation, dtype, rng):
         """Glorot-uniform weights and zero biases (the biases of sklearn's MLP are
-        uniform too; zero keeps a linear identity network an exact linear map).
-
-        ``column_major_output`` stores the last layer's weights column by
-        column (Fortran order; same shape and values), for a network that
-        reads and updates a few output columns at a time (``output_columns``):
-        gathering 3,000 of 262,144 columns of a 64-row matrix then takes
-        0.1 ms instead of 1.3 ms.
-        """
+        uniform too; zero keeps a linear identity network an exact linear map)."""
         coefs, intercepts = [], []
         for fan_in, fan_out in zip(layer_sizes[:-1], layer_sizes[1:]):
             # Glorot & Bengio (2010); the factor 2 for sigmoid-like units is not
@@ -107,9 +92,16 @@ class MLP:
             bound = np.sqrt(6.0 / (fan_in + fan_out))
             coefs.append(rng.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype))
             intercepts.append(np.zeros(fan_out, dtype=dtype))
-        if column_major_output:
-            coefs[-1] = np.asfortranarray(coefs[-1])
         return cls(coefs, intercepts, hidden_activation, output_activation)
+
+    def store_output_columns_contiguously(self):
+        """Store the last layer's weights column by column (Fortran order; same
+        shape and values), for a network whose batches read and update a few
+        output columns at a time (``output_columns``): gathering a few
+        thousand columns of a row-major (64 x 262,144) matrix strides through
+        all of it. Call before an optimizer allocates its state, which takes
+        the parameters' layout."""
+        self.coefs[-1] = np.asfortranarray(self.coefs[-1])
 
     @property
     def layer_sizes(self):
@@ -143,24 +135,34 @@ class MLP:
             return W[:, output_columns], b[output_columns]
         return W, b
 
-    def forward(self, X, output_columns=None, refresh=None):
+    def touched_slices(self, X, output_columns=None):
+        """The slices of the parameters a batch touches, one entry per parameter.
+
+        This is the package's lazy-update policy, in one place. A batch of
+        sparse ``X`` reads and moves only the first layer's rows of the
+        features stored in it; a forward pass restricted to
+        ``output_columns`` only the last layer's columns (and biases) of
+        those outputs. Those parameters get a :class:`Slices` entry; the
+        others (read whole by the batch) None. The training engine gives the
+        list to the optimizer's ``catch_up`` before the forward pass, and
+        :meth:`backward` returns the gradients of exactly these slices as
+        :class:`IndexedGradient`.
+        """
+        n_layers = len(self.coefs)
+        touched = [None] * (2 * n_layers)
+        if sp.issparse(X):
+            touched[0] = Slices(np.unique(X.indices), axis=0)
+        if output_columns is not None:
+            touched[n_layers - 1] = Slices(output_columns, axis=1)
+            touched[2 * n_layers - 1] = Slices(output_columns, axis=0)
+        return touched
+
+    def forward(self, X, output_columns=None):
         """Return the outputs of every layer, input first: ``[X, A1, ..., A_out]``.
 
         ``output_columns`` (an index array) restricts the last layer to those
         outputs, so a wide output layer costs only the columns asked for.
-
-        ``refresh(param, index, axis)``, when given, is called first on the
-        slices that :meth:`backward` returns as :class:`IndexedGradient`
-        with ``indexed_grads=True`` (an optimizer's
-        :meth:`~sk_prodembed._optimizers.Adam.refresher`): lazily updated
-        weights are brought up to date before they are read.
         """
-        if refresh is not None:
-            if sp.issparse(X):
-                refresh(self.coefs[0], np.unique(X.indices), 0)
-            if output_columns is not None:
-                refresh(self.coefs[-1], output_columns, 1)
-                refresh(self.intercepts[-1], output_columns, 0)
         outputs = [X]
         for layer in range(len(self.coefs)):
             W, b = self._layer_params(layer, output_columns)
@@ -170,17 +172,20 @@ class MLP:
             outputs.append(Z)
         return outputs
 
-    def predict(self, X):
-        """Output of the last layer only."""
-        return self.forward(X)[-1]
+    def predict(self, X, chunk_rows=8192):
+        """Output of the last layer, ``chunk_rows`` input rows at a time (which
+        bounds the memory of the hidden layers and of densified rows)."""
+        if X.shape[0] <= chunk_rows:
+            return self.forward(X)[-1]
+        return np.vstack(
+            [
+                self.forward(X[start : start + chunk_rows])[-1]
+                for start in range(0, X.shape[0], chunk_rows)
+            ]
+        )
 
     def backward(
-        self,
-        outputs,
-        output_grad,
-        need_input_grad=False,
-        output_columns=None,
-        indexed_grads=False,
+        self, outputs, output_grad, need_input_grad=False, output_columns=None, touched=None
     ):
         """Backpropagate ``output_grad`` (d loss / d last output) through the network.
 
@@ -197,12 +202,10 @@ class MLP:
         output_columns : ndarray of int, default=None
             As given to :meth:`forward`. The gradients of the last layer are
             then zero outside those columns.
-        indexed_grads : bool, default=False
-            Return the gradients that are zero outside a few slices as
-            :class:`IndexedGradient`: the first layer's with a sparse input
-            (only the rows of the features stored in the batch), and the
-            last layer's with ``output_columns``. Otherwise every gradient is
-            a dense array.
+        touched : list, default=None
+            :meth:`touched_slices` of the batch: the gradients of those
+            slices are returned as :class:`IndexedGradient`. None returns
+            every gradient as a dense array.
 
         Returns
         -------
@@ -211,6 +214,8 @@ class MLP:
         input_grad : ndarray or None
         """
         n_layers = len(self.coefs)
+        if touched is None:
+            touched = [None] * (2 * n_layers)
         coef_grads = [None] * n_layers
         intercept_grads = [None] * n_layers
         delta = output_grad
@@ -219,23 +224,21 @@ class MLP:
             DERIVATIVES[self._activation_name(layer)](outputs[layer + 1], delta)
             A_prev = outputs[layer]
             W, _ = self._layer_params(layer, output_columns)
-            if sp.issparse(A_prev) and indexed_grads:
-                coef_grad = _stored_rows_gradient(A_prev, delta)
-            elif sp.issparse(A_prev):
-                coef_grad = np.asarray(A_prev.T @ delta)
+            rows = touched[layer]
+            if sp.issparse(A_prev) and rows is not None and rows.axis == 0:
+                coef_grad = _stored_rows_gradient(A_prev, delta, rows.index)
             else:
-                coef_grad = A_prev.T @ delta
+                coef_grad = _safe_matmul(A_prev.T, delta)
             intercept_grad = delta.sum(axis=0)
             if output_columns is not None and layer == n_layers - 1:
-                if indexed_grads:
-                    coef_grad = IndexedGradient(output_columns, coef_grad, axis=1)
-                    intercept_grad = IndexedGradient(output_columns, intercept_grad)
-                else:
+                if touched[layer] is None:
                     coef_grad = _scatter_columns(coef_grad, output_columns, self.coefs[layer])
+                if touched[n_layers + layer] is None:
                     intercept_grad = _scatter_columns(
                         intercept_grad, output_columns, self.intercepts[layer]
                     )
-            coef_grads[layer], intercept_grads[layer] = coef_grad, intercept_grad
+            coef_grads[layer] = _indexed(coef_grad, touched[layer])
+            intercept_grads[layer] = _indexed(intercept_grad, touched[n_layers + layer])
             if layer > 0 or need_input_grad:
                 delta = delta @ W.T
                 if layer == 0:
@@ -266,16 +269,22 @@ class MLP:
         return 0.5 * scale * squared_norm
 
 
-def _stored_rows_gradient(X, delta):
-    """``X.T @ delta`` for a CSR ``X``, as an :class:`IndexedGradient` over the
-    columns of ``X`` that hold a stored entry: the cost follows ``X.nnz``, not
+def _stored_rows_gradient(X, delta, rows):
+    """The rows ``rows`` of ``X.T @ delta`` for a CSR ``X`` whose stored entries
+    all lie in the (sorted) columns ``rows``: the cost follows ``X.nnz``, not
     ``X.shape[1]``."""
-    rows = np.unique(X.indices)
     compact = sp.csr_matrix(
         (X.data, np.searchsorted(rows, X.indices), X.indptr),
         shape=(X.shape[0], rows.shape[0]),
     )
-    return IndexedGradient(rows, np.asarray(compact.T @ delta))
+    return np.asarray(compact.T @ delta)
+
+
+def _indexed(grad, slices):
+    """``grad`` (the values on ``slices``) as an IndexedGradient, or as is for None."""
+    if slices is None:
+        return grad
+    return IndexedGradient(slices.index, grad, slices.axis)
 
 
 def _scatter_columns(values, columns, like):
@@ -290,9 +299,8 @@ def _add_scaled(y, x, scale):
 
     numpy only: scipy's BLAS is a second OpenBLAS library, and alternating
     calls between the two with several threads made each library's idle
-    threads spin against the other's work (a dense epoch at width 256 took
-    0.53 s with 2 threads against 0.28 s with 1; without the scipy call,
-    0.21 s).
+    threads spin against the other's work (two threads were then slower than
+    one; see the speed section of benchmarks/RESULTS.md).
     """
     if y.shape != x.shape or not (y.flags.c_contiguous and x.flags.c_contiguous):
         y += scale * x

@@ -18,22 +18,24 @@ parameter's size. Unlike TensorFlow's LazyAdam or PyTorch's SparseAdam, the
 untouched slices are not frozen: each remembers the step it was last updated
 at and catches up on the steps it skipped, in closed form, as a dense update
 would have moved it: with a zero gradient, its momentum decays geometrically
-and keeps moving the weight. On the Instacart catalog, frozen slices cost
-0.013 of precision@10 against dense updates; the catch-up recovers it. The
-closed form is exact for SGD; for Adam it takes every skipped step at the
-current step size and neglects ``epsilon`` next to the decayed second
-moment.
+and keeps moving the weight. The closed form is exact for SGD; for Adam it
+takes every skipped step at the current step size and neglects ``epsilon``
+next to the decayed second moment (exact again for ``beta_2=0``, where the
+second moment of a skipped step is zero).
 
-Slices catch up when a forward pass is about to read them (the function of
-:meth:`refresher`, which the networks call), so that the gradient is taken
-at the weights dense updates would have; when a step updates them (for
-callers that do not refresh); and at :meth:`flush`, which the training
-engine calls after every epoch.
+Lazy updates add one step to the plain ``update_params`` protocol of
+scikit-learn's optimizers, :meth:`catch_up`: before a batch's forward pass
+reads the slices it touches, the training engine brings them up to date, so
+that the gradient is taken at the weights dense updates would have left
+there. :meth:`flush`, called by the engine after every epoch, brings every
+slice up to date. ``update_params`` catches up the slices it updates too, so
+a caller that skips :meth:`catch_up` still gets the dense update's weights,
+only from a gradient taken at stale ones.
 """
 
 import numpy as np
 
-from ._indexed import IndexedGradient
+from ._indexed import IndexedGradient, Slices
 
 # Entries per block: the four arrays of an Adam update of this many float32
 # entries (1 MiB) fit in a 2 MiB L2 cache with room to spare, and blocks this
@@ -117,36 +119,38 @@ class _MomentumOptimizer:
                 for block in _blocks(param, grad, *self._states(i)):
                     self._step(*block)
 
-    def refresher(self, params):
-        """A function ``refresh(param, index, axis)`` for the forward passes of a step.
+    def catch_up(self, params, touched):
+        """Bring the slices a batch is about to read up to date with the steps taken.
 
-        ``refresh`` brings the slices ``index`` along ``axis`` of ``param``
-        (one of ``params``, by identity) up to date with the steps taken so
-        far, before the next step's forward pass reads them. Parameters
-        that were never updated lazily are up to date and left alone.
+        Parameters
+        ----------
+        params : list of ndarray
+            The parameters, in the order of :meth:`update_params`.
+        touched : list of Slices or None
+            One entry per parameter: the slices of it that the coming
+            batch reads and whose gradient it gives as an
+            ``IndexedGradient`` (see ``MLP.touched_slices``), or None for
+            a parameter the batch reads whole. A parameter that was never
+            updated lazily is up to date and left alone.
         """
-        positions = {id(param): i for i, param in enumerate(params)}
-
-        def refresh(param, index, axis):
-            i = positions[id(param)]
+        for i, (param, slices) in enumerate(zip(params, touched)):
             lazy = self.last_updates[i]
-            if lazy is None:
-                return
-            if lazy[0] == axis:
+            if slices is None or lazy is None:
+                continue
+            index = slices.index
+            if lazy[0] == slices.axis:
                 # Only the slices that missed steps: the frequent features of
-                # a catalog are touched by nearly every batch.
+                # a catalog are read by nearly every batch.
                 index = index[lazy[1][index] < self.t]
                 if index.size == 0:
-                    return
-            slices = IndexedGradient(index, None, axis)
-            arrays = self._caught_up_slices(i, param, slices, self.t)
-            self._put_slices(i, param, slices, arrays, self.t)
-
-        return refresh
+                    continue
+            stale = Slices(index, slices.axis)
+            arrays = self._caught_up_slices(i, param, stale, self.t)
+            self._put_slices(i, param, stale, arrays, self.t)
 
     def _caught_up_slices(self, i, param, slices, t):
-        """Copies of the ``slices`` (an IndexedGradient's index and axis) of
-        ``param`` and of its states, caught up to step ``t``."""
+        """Copies of the ``slices`` (a :class:`Slices`) of ``param`` and of its
+        states, caught up to step ``t``."""
         axis, last = self.last_updates[i]
         if axis != slices.axis:
             # Lazy along the other axis until now: bring every slice up to
@@ -157,7 +161,8 @@ class _MomentumOptimizer:
         arrays = [slices.take(param), *(slices.take(s) for s in self._states(i))]
         skipped = t - last[slices.index]
         if skipped.any():
-            self._catch_up(arrays[0], arrays[1:], _along(skipped, slices.axis, param.ndim))
+            skipped = _broadcast_along_axis(skipped, slices.axis, param.ndim)
+            self._catch_up(arrays[0], arrays[1:], skipped)
         return arrays
 
     def _put_slices(self, i, param, slices, arrays, t):
@@ -186,12 +191,12 @@ class _MomentumOptimizer:
             self._catch_up(
                 param[where],
                 [state[where] for state in states],
-                _along(t - last[block], axis, param.ndim),
+                _broadcast_along_axis(t - last[block], axis, param.ndim),
             )
         last[...] = t
 
 
-def _along(skipped, axis, ndim):
+def _broadcast_along_axis(skipped, axis, ndim):
     """Shape per-slice counts to broadcast along the rows (0) or columns (1)."""
     if ndim == 1:
         return skipped
@@ -199,9 +204,15 @@ def _along(skipped, axis, ndim):
 
 
 def _geometric_sum(ratio, skipped, first_power):
-    """``sum(ratio**j for j in range(first_power, first_power + skipped))``, elementwise."""
+    """``sum(ratio**j for j in range(first_power, first_power + skipped))``, elementwise.
+
+    ``ratio`` is a non-negative float, ``skipped`` an int array.
+    """
     if ratio == 0:
         return np.where(skipped > 0, float(first_power == 0), 0.0)
+    if ratio == 1:
+        # The closed form below would divide 0 by 0.
+        return skipped.astype(np.float64)
     return ratio**first_power * (1 - ratio**skipped) / (1 - ratio)
 
 
@@ -213,7 +224,7 @@ class SGD(_MomentumOptimizer):
     params : list of ndarray
         Only used to allocate the velocities.
     learning_rate : float
-    momentum : float in [0, 1)
+    momentum : float in [0, 1]
     nesterov : bool
     """
 
@@ -304,13 +315,18 @@ class Adam(_MomentumOptimizer):
         if not np.any(skipped):
             return
         b1, b2 = self.beta_1, self.beta_2
-        # With a zero gradient, skipped step j scales m by b1 and v by b2 and
-        # moves the weights by step * m_j / sqrt(v_j) = step * (b1 / sqrt(b2))**j
-        # * m / sqrt(v): a geometric sum.
-        moved = _geometric_sum(b1 / np.sqrt(b2), skipped, 1) * getattr(
-            self, "_step_size", self.learning_rate
-        )
-        update = m / (np.sqrt(v) + self.epsilon)
+        step_size = getattr(self, "_step_size", self.learning_rate)
+        if b2 == 0:
+            # The second moment of every skipped step is zero: each moves the
+            # weights by step * m_j / epsilon, with m_j = b1**j m.
+            moved = _geometric_sum(b1, skipped, 1) * step_size
+            update = m / self.epsilon
+        else:
+            # With a zero gradient, skipped step j scales m by b1 and v by b2
+            # and moves the weights by step * m_j / sqrt(v_j)
+            # = step * (b1 / sqrt(b2))**j * m / sqrt(v): a geometric sum.
+            moved = _geometric_sum(b1 / np.sqrt(b2), skipped, 1) * step_size
+            update = m / (np.sqrt(v) + self.epsilon)
         update *= moved.astype(param.dtype, copy=False)
         param -= update
         m *= (b1**skipped).astype(m.dtype, copy=False)

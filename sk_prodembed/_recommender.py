@@ -1,31 +1,40 @@
-"""NearestNeighborRecommender: top-k similar catalog items, the last step of a Pipeline."""
+"""NearestNeighborRecommender: top-k similar catalog items, the last step of a Pipeline.
 
-from collections import Counter
+The estimator validates, keeps the catalog and its ids, and turns every kind of
+exclusion into one sparse mask; the search itself lives in :mod:`._search`.
+"""
+
+import warnings
+from collections import Counter, namedtuple
 from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
-from joblib import Parallel, delayed
-from sklearn import get_config
+from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, _fit_context
-from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import normalize
 from sklearn.utils import gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import row_norms
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from ._search import _filters
+from ._search._exact import exact_top_k, rescore, sorted_by_score
+from ._search._hnsw import HNSWIndex
+from ._search._item_ids import rows_of_ids, sorted_ids
+from ._search._tree import TreeIndex
 from .metrics import precision_at_k
 
+# Rows compared at once when checking whether the queries are the catalog.
+_COMPARE_BLOCK = 65536
 
-def _dense(block):
-    return block.toarray() if sp.issparse(block) else np.asarray(block)
+LabelGroundTruth = namedtuple("LabelGroundTruth", ["y_true", "y_pred", "n_relevant"])
+LabelGroundTruth.__doc__ = """The input of the metrics of sk_prodembed.metrics, by labels.
 
-
-def _rows_sorted_by_score(indices, scores):
-    """Sort each row by decreasing score; equal scores by catalog index."""
-    order = np.lexsort((indices, -scores), axis=-1)
-    return np.take_along_axis(indices, order, 1), np.take_along_axis(scores, order, 1)
+``y_true`` holds the query labels, ``y_pred`` the stored labels of the
+recommended items (n_queries, k), and ``n_relevant`` the number of catalog items
+sharing each query's label (not counting an excluded query item).
+"""
 
 
 class NearestNeighborRecommender(BaseEstimator):
@@ -38,40 +47,63 @@ class NearestNeighborRecommender(BaseEstimator):
     then this recommender), ``pipe.predict(texts)`` recommends from raw text
     and ``pipe.score(texts, labels)`` rates the embedding by label
     precision@k, so GridSearchCV can tune the embedder with no custom scorer.
+    Items can be added (:meth:`partial_fit`) and removed (:meth:`remove_items`)
+    without refitting, queried by id (:meth:`recommend_for_items`), and
+    excluded per query (``exclude_items``).
 
     Parameters
     ----------
     n_recommendations : int, default=10
-        Number of items recommended per query (fewer if the catalog is
-        smaller). Also the ``k`` of :meth:`score`.
+        Number of items recommended per query (fewer if the catalog, minus
+        the items a query excludes, is smaller). Also the ``k`` of :meth:`score`.
     metric : {"cosine", "euclidean"}, default="cosine"
         Similarity. The scores returned by :meth:`recommend` are the cosine
         similarity, or the negated euclidean distance, so that higher is
         always more similar.
-    algorithm : {"brute", "auto", "kd_tree", "ball_tree"}, default="brute"
-        ``"brute"`` compares each query with every catalog item by matrix
-        products over blocks of queries, sized by scikit-learn's
-        ``working_memory`` setting so memory stays bounded; it keeps sparse
-        input sparse. The other values delegate to
-        :class:`sklearn.neighbors.NearestNeighbors` (with cosine, on
-        L2-normalised rows, where euclidean order equals cosine order); trees
-        only pay off for low-dimensional dense embeddings, and scikit-learn
-        falls back to brute force (with a warning) for sparse input.
+    algorithm : {"brute", "hnsw", "auto", "kd_tree", "ball_tree"}, default="brute"
+        ``"brute"`` is exact: blocks of queries are multiplied with blocks of
+        catalog items, and only the scores that beat a query's current k-th
+        best are selected from; dense and sparse catalogs, numpy/scipy only.
+        Its working memory does not grow with the catalog or the number of
+        queries: about 10 MB per search thread, plus 12 x 1,024 x k x
+        n_features bytes to rescore the results (8 MB for k=10 and 64
+        float32 features). ``"hnsw"`` is approximate, on
+        faiss-cpu's HNSW graph (``pip install "sk_prodembed[ann]"``): much
+        faster on large catalogs, at a recall below 1 set by ``hnsw_m``,
+        ``ef_construction`` and ``ef_search``. ``"auto"``, ``"kd_tree"`` and
+        ``"ball_tree"`` delegate to :class:`sklearn.neighbors.NearestNeighbors`;
+        trees only pay off for low-dimensional dense embeddings.
+    hnsw_m : int, default=32
+        With ``"hnsw"``: graph neighbours per item (faiss's ``M``). Higher
+        means better recall, more memory (about ``8 * hnsw_m`` bytes per item
+        on top of the vectors) and a slower build.
+    ef_construction : int, default=80
+        With ``"hnsw"``: candidate list width while inserting items (faiss's
+        ``efConstruction``). Higher means a better graph and a slower build.
+    ef_search : int, default=64
+        With ``"hnsw"``: candidate list width while searching (faiss's
+        ``efSearch``), at least the number of items asked for. Higher means
+        better recall and slower queries; read at query time, so
+        ``set_params(ef_search=...)`` retunes a fitted index.
     n_jobs : int, default=None
-        Parallel jobs: threads over query blocks for ``"brute"`` (each holds
-        one block of similarities), passed on to NearestNeighbors otherwise.
-        None means 1 unless in a joblib context.
+        Threads for the exact search, each over its own blocks of queries;
+        above 1 the BLAS runs single-threaded during the search, so threads
+        never exceed ``n_jobs`` (on 2 cores, ``n_jobs=2`` is the fastest).
+        None means 1 unless in a joblib context; with 1 the matrix products
+        use the BLAS's own threads. Passed on to NearestNeighbors for the
+        trees; faiss uses its OpenMP threads (``faiss.omp_set_num_threads``).
 
     Attributes
     ----------
     catalog_ : {ndarray, sparse matrix} of shape (n_items, n_features)
-        The fitted catalog rows, L2-normalised when ``metric="cosine"``.
+        The current catalog rows, L2-normalised when ``metric="cosine"``.
     catalog_labels_ : ndarray of shape (n_items,) or None
-        The ``y`` given to ``fit``, used by :meth:`score`.
+        The ``y`` given to ``fit`` (and ``partial_fit``), used by :meth:`score`.
     item_ids_ : ndarray of shape (n_items,) or None
         The ``item_ids`` given to ``fit``; None means ids are row indices.
-    nn_ : NearestNeighbors or None
-        The fitted index for the tree algorithms; None for ``"brute"``.
+    index_ : object or None
+        The search index for ``"hnsw"`` and the tree algorithms (private
+        types; they pickle); None for the exact ``"brute"``.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -91,7 +123,22 @@ class NearestNeighborRecommender(BaseEstimator):
     similarity: exact duplicates of the item (other rows with the same
     vector) are other products and are still recommended. ``"auto"`` does the
     same when the queries equal the fitted catalog up to floating-point
-    rounding, and nothing otherwise.
+    rounding, and nothing otherwise. :meth:`recommend_for_items` always
+    excludes the item a query was made from.
+
+    **Rows with no information.** An all-zero row (a text with no known word,
+    once embedded) carries no information. Under cosine it has similarity 0
+    with every item, and a zero catalog item similarity 0 with every query;
+    under euclidean it is the origin. Either way :meth:`recommend` warns once
+    per call with the number of all-zero queries, whose recommendations are
+    arbitrary (ties at 0 go to the first catalog rows); :meth:`score` and
+    the scorers count them as misses, without a warning.
+
+    **Catalog updates.** :meth:`partial_fit` appends items; the HNSW graph
+    inserts them, trees are rebuilt. :meth:`remove_items` deletes rows from
+    ``catalog_``; the HNSW graph keeps removed items as tombstones that
+    searches skip, and is rebuilt from the live items once tombstones
+    outnumber them.
 
     Examples
     --------
@@ -104,29 +151,52 @@ class NearestNeighborRecommender(BaseEstimator):
     ... )
     >>> recommender.predict([[1.0, 0.05]])
     array([['m1', 'm2']], dtype='<U2')
-    >>> ids, similarities = recommender.recommend(catalog, 1, exclude_self=True)
+    >>> recommender.predict([[1.0, 0.05]], exclude_items=[["m1"]])
+    array([['m2', 's2']], dtype='<U2')
+    >>> ids, similarities = recommender.recommend_for_items(["m1", "s1"], 1)
     >>> ids.ravel().tolist()
-    ['m2', 'm1', 's2', 's1']
-    >>> recommender.score(catalog, ["mug", "mug", "sofa", "sofa"])  # self excluded
+    ['m2', 's2']
+    >>> recommender = recommender.partial_fit([[0.7, 0.7]], ["mug"], item_ids=["m3"])
+    >>> recommender.remove_items(["m2"]).predict([[1.0, 0.05]])
+    array([['m1', 'm3']], dtype='<U2')
+    >>> recommender.score(recommender.catalog_, ["mug", "sofa", "sofa", "mug"])
     0.5
     """
 
     _parameter_constraints: dict = {
         "n_recommendations": [Interval(Integral, 1, None, closed="left")],
         "metric": [StrOptions({"cosine", "euclidean"})],
-        "algorithm": [StrOptions({"brute", "auto", "kd_tree", "ball_tree"})],
+        "algorithm": [StrOptions({"brute", "hnsw", "auto", "kd_tree", "ball_tree"})],
+        "hnsw_m": [Interval(Integral, 2, None, closed="left")],
+        "ef_construction": [Interval(Integral, 1, None, closed="left")],
+        "ef_search": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
     }
 
-    def __init__(self, n_recommendations=10, *, metric="cosine", algorithm="brute", n_jobs=None):
+    def __init__(
+        self,
+        n_recommendations=10,
+        *,
+        metric="cosine",
+        algorithm="brute",
+        hnsw_m=32,
+        ef_construction=80,
+        ef_search=64,
+        n_jobs=None,
+    ):
         self.n_recommendations = n_recommendations
         self.metric = metric
         self.algorithm = algorithm
+        self.hnsw_m = hnsw_m
+        self.ef_construction = ef_construction
+        self.ef_search = ef_search
         self.n_jobs = n_jobs
+
+    # -- the catalog ---------------------------------------------------------
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, item_ids=None):
-        """Store the catalog.
+        """Store the catalog (and build the index of ``"hnsw"`` or a tree).
 
         Parameters
         ----------
@@ -142,28 +212,96 @@ class NearestNeighborRecommender(BaseEstimator):
         self : object
             The fitted recommender.
         """
-        X, y = self._validate_catalog(X, y)
-        if item_ids is not None:
-            item_ids = column_or_1d(item_ids)
-            if len(item_ids) != X.shape[0]:
-                raise ValueError(
-                    f"item_ids has {len(item_ids)} entries but X has {X.shape[0]} rows."
-                )
-            if len(set(item_ids.tolist())) != len(item_ids):
-                raise ValueError("item_ids must be unique.")
-        self.catalog_ = self._prepare_rows(X)
-        self.catalog_labels_ = y
-        self.item_ids_ = item_ids
-        self.nn_ = None
-        if self.algorithm != "brute":
-            # On L2-normalised rows ||a - b||^2 = 2 - 2 cos(a, b), so the
-            # euclidean index also ranks by cosine similarity.
-            self.nn_ = NearestNeighbors(
-                algorithm=self.algorithm, metric="euclidean", n_jobs=self.n_jobs
-            ).fit(self.catalog_)
+        X, y = self._validate_catalog(X, y, reset=True)
+        item_ids = self._check_new_item_ids(item_ids, X.shape[0], existing=None)
+        catalog = self._prepare_rows(X)
+        index = self._new_index()
+        if index is not None:
+            index.build(catalog)
+        self._set_catalog(catalog, y, item_ids)
+        self.index_ = index
         return self
 
-    def predict(self, X, *, exclude_self=False):
+    def partial_fit(self, X, y=None, item_ids=None):
+        """Add items to the catalog without refitting; ``fit`` if not fitted yet.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_new_items, n_features)
+            Rows of the new items.
+        y : array-like of shape (n_new_items,), default=None
+            Their labels; required exactly when the catalog has labels.
+        item_ids : array-like of shape (n_new_items,), default=None
+            Their ids, unique and new to the catalog; required exactly when
+            the catalog has ids (else the new items are numbered on).
+
+        Returns
+        -------
+        self : object
+            The recommender with the items added.
+        """
+        if not hasattr(self, "catalog_"):
+            return self.fit(X, y, item_ids=item_ids)
+        X, y = self._validate_catalog(X, y, reset=False)
+        if (y is None) != (self.catalog_labels_ is None):
+            state = "has" if y is None else "has no"
+            raise ValueError(
+                f"The catalog {state} labels: pass y to partial_fit exactly when fit had y."
+            )
+        if (item_ids is None) != (self.item_ids_ is None):
+            state = "has" if item_ids is None else "has no"
+            raise ValueError(
+                f"The catalog {state} item_ids: pass item_ids to partial_fit exactly when "
+                "fit had item_ids."
+            )
+        item_ids = self._check_new_item_ids(item_ids, X.shape[0], existing=self.item_ids_)
+        rows = self._prepare_rows(X).astype(self.catalog_.dtype, copy=False)
+        if sp.issparse(self.catalog_):
+            catalog = sp.vstack([self.catalog_, sp.csr_matrix(rows)], format="csr")
+        else:
+            rows = rows.toarray() if sp.issparse(rows) else rows
+            catalog = np.concatenate([self.catalog_, rows])
+        labels = None if y is None else np.concatenate([self.catalog_labels_, y])
+        if self.index_ is not None:
+            self.index_.add(catalog, self.catalog_.shape[0])
+        self._set_catalog(catalog, labels, item_ids)
+        return self
+
+    def remove_items(self, item_ids):
+        """Remove items from the catalog by id, without refitting.
+
+        Parameters
+        ----------
+        item_ids : array-like of shape (n_removed,)
+            Ids (``item_ids`` given to fit) of items in the catalog.
+
+        Returns
+        -------
+        self : object
+            The recommender without those items.
+        """
+        check_is_fitted(self)
+        if self.item_ids_ is None:
+            raise ValueError(
+                "remove_items removes by id: fit the recommender with item_ids. Row "
+                "indices are not stable ids, since removing an item shifts the others."
+            )
+        rows = self._rows_of_catalog_ids(item_ids, "item_ids")
+        removed = np.zeros(self.catalog_.shape[0], dtype=bool)
+        removed[rows] = True
+        if removed.all():
+            raise ValueError("remove_items would empty the catalog; fit a new one instead.")
+        keep = np.flatnonzero(~removed)
+        catalog = self.catalog_[keep]
+        labels = None if self.catalog_labels_ is None else self.catalog_labels_[keep]
+        if self.index_ is not None:
+            self.index_.remove(catalog, removed)
+        self._set_catalog(catalog, labels, self.item_ids_[keep])
+        return self
+
+    # -- recommendations -----------------------------------------------------
+
+    def predict(self, X, *, exclude_self=False, exclude_items=None):
         """Ids of the recommended catalog items, most similar first.
 
         Parameters
@@ -174,15 +312,17 @@ class NearestNeighborRecommender(BaseEstimator):
             Whether query row ``i`` is catalog item ``i`` and must not be
             recommended to itself; see the Notes of the class. Through a
             Pipeline: ``pipe.predict(texts, exclude_self=True)``.
+        exclude_items : sequence of sequences of ids, or sparse matrix, default=None
+            Items never to recommend, per query; see :meth:`recommend`.
 
         Returns
         -------
         ids : ndarray of shape (n_queries, n_recommendations)
             Item ids (``item_ids`` given to fit, else catalog row indices).
         """
-        return self.recommend(X, exclude_self=exclude_self)[0]
+        return self.recommend(X, exclude_self=exclude_self, exclude_items=exclude_items)[0]
 
-    def recommend(self, X, n_recommendations=None, *, exclude_self=False):
+    def recommend(self, X, n_recommendations=None, *, exclude_self=False, exclude_items=None):
         """Recommended item ids with their similarity scores.
 
         Parameters
@@ -194,6 +334,12 @@ class NearestNeighborRecommender(BaseEstimator):
         exclude_self : bool or "auto", default=False
             Whether query row ``i`` is catalog item ``i`` and must not be
             recommended to itself; see the Notes of the class.
+        exclude_items : sequence of sequences of ids, or sparse matrix, default=None
+            Items never to recommend, per query (already bought, out of
+            stock): one sequence of item ids per query (None or empty for
+            none; ids not in the catalog are ignored), or a matrix of shape
+            (n_queries, n_items) whose non-zero entries exclude catalog row
+            ``j`` from query ``i``.
 
         Returns
         -------
@@ -204,18 +350,47 @@ class NearestNeighborRecommender(BaseEstimator):
             the catalog.
         """
         check_is_fitted(self)
-        if n_recommendations is None:
-            n_recommendations = self.n_recommendations
-        elif not isinstance(n_recommendations, Integral) or n_recommendations < 1:
-            raise ValueError(
-                f"n_recommendations must be a positive int, got {n_recommendations!r}."
-            )
+        n_recommendations = self._check_n_recommendations(n_recommendations)
         X = self._validate_queries(X)
-        indices, similarities = self._top_k(
-            X, n_recommendations, self._resolve_exclude_self(X, exclude_self)
+        exclusions = _filters.combine(
+            self._self_exclusions(X, exclude_self),
+            self._item_exclusions(exclude_items, X.shape[0]),
         )
-        ids = indices if self.item_ids_ is None else self.item_ids_[indices]
-        return ids, similarities
+        rows, similarities = self._top_k(X, n_recommendations, exclusions)
+        return self._ids_of_rows(rows), similarities
+
+    def recommend_for_items(self, item_ids, n_recommendations=None, *, exclude_items=None):
+        """Recommendations for items already in the catalog, each excluded from its own.
+
+        Parameters
+        ----------
+        item_ids : array-like of shape (n_queries,)
+            Ids of catalog items (row indices if the catalog has no ids).
+        n_recommendations : int, default=None
+            Items per query; None uses the ``n_recommendations`` parameter.
+        exclude_items : sequence of sequences of ids, or sparse matrix, default=None
+            Further items never to recommend, per query; see :meth:`recommend`.
+
+        Returns
+        -------
+        ids : ndarray of shape (n_queries, n_recommendations)
+            Item ids, most similar first.
+        similarities : ndarray of shape (n_queries, n_recommendations)
+            As returned by :meth:`recommend`.
+        """
+        check_is_fitted(self)
+        n_recommendations = self._check_n_recommendations(n_recommendations)
+        rows = self._rows_of_catalog_ids(item_ids, "item_ids")
+        queries = self.catalog_[rows]
+        n_queries, n_items = len(rows), self.catalog_.shape[0]
+        exclusions = _filters.combine(
+            _filters.exclusion_matrix(n_queries, n_items, np.arange(n_queries), rows),
+            self._item_exclusions(exclude_items, n_queries),
+        )
+        found, similarities = self._top_k(queries, n_recommendations, exclusions)
+        return self._ids_of_rows(found), similarities
+
+    # -- scoring -------------------------------------------------------------
 
     def score(self, X, y=None):
         """Label precision@k of the recommendations for X (higher is better).
@@ -241,25 +416,44 @@ class NearestNeighborRecommender(BaseEstimator):
         score : float
             Mean label precision@k in [0, 1].
         """
-        y, recommended_labels, _ = self._label_ground_truth(X, y, self.n_recommendations)
-        return precision_at_k(y, recommended_labels)
+        truth = self.label_ground_truth(X, y)
+        return precision_at_k(truth.y_true, truth.y_pred)
 
-    def _label_ground_truth(self, X, y, n_recommendations):
-        """What label-based metrics need for queries X with labels y.
+    def label_ground_truth(self, X, y=None, n_recommendations=None):
+        """The arguments of a label-ground-truth metric for queries X with labels y.
 
-        Returns ``(y, recommended_labels, n_relevant)``: the query labels (the
-        catalog's when y is None and X is the catalog), the stored labels of
-        the recommendations, and how many catalog items share each query's
-        label, not counting the excluded item itself.
+        This is how :meth:`score` and the scorers of
+        :func:`sk_prodembed.metrics.make_recommendation_scorer` rate the
+        recommendations: ``metric(truth.y_true, truth.y_pred,
+        n_relevant=truth.n_relevant)``. When ``X`` is the fitted catalog, each
+        item is excluded from its own recommendations and from ``n_relevant``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_queries, n_features)
+            Query rows.
+        y : array-like of shape (n_queries,), default=None
+            Query labels; None is allowed only when X is the fitted catalog.
+        n_recommendations : int, default=None
+            Recommendations per query; None uses the ``n_recommendations``
+            parameter.
+
+        Returns
+        -------
+        truth : LabelGroundTruth
+            Named tuple ``(y_true, y_pred, n_relevant)``: the query labels,
+            the stored labels of the recommended items (n_queries, k), and
+            how many catalog items share each query's label.
         """
         check_is_fitted(self)
+        n_recommendations = self._check_n_recommendations(n_recommendations)
         if self.catalog_labels_ is None:
             raise ValueError(
                 "Scoring compares labels: fit the recommender with y, the labels of "
                 "the catalog items."
             )
         X = self._validate_queries(X)
-        exclude_self = self._resolve_exclude_self(X, "auto")
+        exclude_self = self._queries_are_catalog(X)
         if y is None:
             if not exclude_self:
                 raise ValueError("y is required unless X is the fitted catalog.")
@@ -267,20 +461,24 @@ class NearestNeighborRecommender(BaseEstimator):
         y = column_or_1d(y)
         if len(y) != X.shape[0]:
             raise ValueError(f"y has {len(y)} labels but X has {X.shape[0]} rows.")
-        indices, _ = self._top_k(X, n_recommendations, exclude_self)
+        # An empty query counts as a miss in a score; a warning per scored
+        # fold of a model selection would only be noise.
+        rows, _ = self._top_k(
+            X, n_recommendations, self._self_exclusions(X, exclude_self), warn_empty=False
+        )
         catalog_counts = Counter(self.catalog_labels_.tolist())
         n_relevant = np.array([catalog_counts[label] for label in y.tolist()])
         if exclude_self:
             n_relevant -= self.catalog_labels_ == y
-        return y, self.catalog_labels_[indices], n_relevant
+        return LabelGroundTruth(y, self.catalog_labels_[rows], n_relevant)
 
     # -- validation ----------------------------------------------------------
 
-    def _validate_catalog(self, X, y):
+    def _validate_catalog(self, X, y, reset):
         dtypes = [np.float64, np.float32]
         if y is None:
-            return validate_data(self, X, accept_sparse="csr", dtype=dtypes), None
-        return validate_data(self, X, y, accept_sparse="csr", dtype=dtypes)
+            return validate_data(self, X, accept_sparse="csr", dtype=dtypes, reset=reset), None
+        return validate_data(self, X, y, accept_sparse="csr", dtype=dtypes, reset=reset)
 
     def _validate_queries(self, X):
         X = validate_data(
@@ -289,22 +487,111 @@ class NearestNeighborRecommender(BaseEstimator):
         return self._prepare_rows(X.astype(self.catalog_.dtype, copy=False))
 
     def _prepare_rows(self, X):
+        # normalize leaves all-zero rows at zero: similarity 0 with everything.
         return normalize(X) if self.metric == "cosine" else X
 
-    def _resolve_exclude_self(self, X, exclude_self):
-        """Turn ``exclude_self`` into a bool for prepared query rows X."""
+    def _check_n_recommendations(self, n_recommendations):
+        if n_recommendations is None:
+            return self.n_recommendations
+        if not isinstance(n_recommendations, Integral) or n_recommendations < 1:
+            raise ValueError(
+                f"n_recommendations must be a positive int, got {n_recommendations!r}."
+            )
+        return n_recommendations
+
+    def _check_new_item_ids(self, item_ids, n_rows, existing):
+        if item_ids is None:
+            return None
+        item_ids = column_or_1d(item_ids)
+        if len(item_ids) != n_rows:
+            raise ValueError(f"item_ids has {len(item_ids)} entries but X has {n_rows} rows.")
+        if existing is None:
+            sorted_ids(item_ids)
+            return item_ids
+        numeric = set("biuf")
+        if (item_ids.dtype.kind in numeric) != (existing.dtype.kind in numeric):
+            raise ValueError(
+                f"item_ids of dtype {item_ids.dtype} do not match the catalog's ids of "
+                f"dtype {existing.dtype}."
+            )
+        combined = np.concatenate([existing, item_ids])
+        try:
+            sorted_ids(combined)
+        except ValueError as error:
+            raise ValueError(f"{error} New item_ids must not already be in the catalog.") from None
+        return combined
+
+    def _set_catalog(self, catalog, labels, item_ids):
+        self.catalog_ = catalog
+        self.catalog_labels_ = labels
+        self.item_ids_ = item_ids
+        # Lookup table from id to catalog row, rebuilt with every catalog change.
+        self._id_order, self._sorted_ids = (
+            (None, None) if item_ids is None else sorted_ids(item_ids)
+        )
+
+    def _new_index(self):
+        if self.algorithm == "brute":
+            return None
+        if self.algorithm == "hnsw":
+            return HNSWIndex(self.metric, self.hnsw_m, self.ef_construction)
+        return TreeIndex(self.algorithm, self.n_jobs)
+
+    def _rows_of_catalog_ids(self, ids, name):
+        """Catalog rows of ids that must all be in the catalog."""
+        ids = np.asarray(ids)
+        if ids.ndim != 1:
+            raise ValueError(f"{name} must be 1-D, got an array of shape {ids.shape}.")
+        if self.item_ids_ is None:
+            if ids.size and (ids.dtype.kind not in "iu" or ids.min() < 0
+                             or ids.max() >= self.catalog_.shape[0]):
+                raise ValueError(
+                    f"{name} must be catalog row indices in [0, {self.catalog_.shape[0]}) "
+                    "since the catalog has no item_ids."
+                )
+            return ids.astype(np.intp)
+        rows, found = rows_of_ids(ids, self._id_order, self._sorted_ids)
+        if not found.all():
+            raise ValueError(f"{name} not in the catalog: {ids[~found][:5].tolist()}.")
+        return rows
+
+    def _ids_of_rows(self, rows):
+        return rows if self.item_ids_ is None else self.item_ids_[rows]
+
+    def _item_exclusions(self, exclude_items, n_queries):
+        """``exclude_items`` as a boolean CSR matrix (n_queries, n_items), or None."""
+        return _filters.item_exclusions(
+            exclude_items, n_queries, self.catalog_.shape[0], self._rows_of_known_ids
+        )
+
+    def _rows_of_known_ids(self, ids):
+        """Catalog rows of ids, and which ids are in the catalog at all."""
+        if self.item_ids_ is not None:
+            return rows_of_ids(ids, self._id_order, self._sorted_ids)
+        # Without item_ids, ids are row indices.
+        if ids.dtype.kind not in "iu":
+            return np.zeros(ids.shape, dtype=np.intp), np.zeros(ids.shape, dtype=bool)
+        found = (ids >= 0) & (ids < self.catalog_.shape[0])
+        return np.where(found, ids, 0).astype(np.intp), found
+
+    def _self_exclusions(self, X, exclude_self):
+        """Exclusion matrix of query row i from catalog item i, or None."""
         if exclude_self == "auto":
-            return self._queries_are_catalog(X)
-        if exclude_self is True or exclude_self is False:
+            exclude_self = self._queries_are_catalog(X)
+        elif exclude_self is True or exclude_self is False:
             if exclude_self and X.shape[0] != self.catalog_.shape[0]:
                 raise ValueError(
                     "exclude_self=True means query row i is catalog item i, but X has "
                     f"{X.shape[0]} rows and the catalog {self.catalog_.shape[0]}."
                 )
-            return exclude_self
-        raise ValueError(
-            f"exclude_self must be True, False or 'auto', got {exclude_self!r}."
-        )
+        else:
+            raise ValueError(
+                f"exclude_self must be True, False or 'auto', got {exclude_self!r}."
+            )
+        if not exclude_self:
+            return None
+        diagonal = np.arange(X.shape[0])
+        return _filters.exclusion_matrix(X.shape[0], self.catalog_.shape[0], diagonal, diagonal)
 
     def _queries_are_catalog(self, X):
         catalog = self.catalog_
@@ -314,76 +601,62 @@ class NearestNeighborRecommender(BaseEstimator):
             return False
         # A Pipeline re-embeds the catalog rows at score time; fit_transform and
         # transform may differ by rounding, so equality is up to sqrt(eps).
-        difference = abs(X - catalog)
-        largest_difference = difference.max() if difference.size else 0.0
-        scale = abs(catalog).max() if catalog.size else 0.0
-        return bool(largest_difference <= np.sqrt(np.finfo(catalog.dtype).eps) * max(scale, 1.0))
+        # Compared block by block: no temporary the size of the catalog.
+        tolerance = np.sqrt(np.finfo(catalog.dtype).eps)
+        for rows in gen_batches(catalog.shape[0], _COMPARE_BLOCK):
+            difference = abs(X[rows] - catalog[rows])
+            scale = max(abs(catalog[rows]).max(), 1.0) if difference.size else 1.0
+            if difference.size and difference.max() > tolerance * scale:
+                return False
+        return True
 
     # -- search --------------------------------------------------------------
 
-    def _top_k(self, X, n_recommendations, exclude_self):
-        """Catalog indices and similarities of the nearest items, best first."""
-        n_available = self.catalog_.shape[0] - int(exclude_self)
-        n = min(n_recommendations, n_available)
-        if n == 0:
-            empty = np.empty((X.shape[0], 0))
-            return empty.astype(np.intp), empty.astype(self.catalog_.dtype)
-        if self.nn_ is None:
-            return self._brute_top_k(X, n, exclude_self)
-        return self._index_top_k(X, n, exclude_self)
-
-    def _brute_top_k(self, X, n, exclude_self):
+    def _top_k(self, X, n_recommendations, exclusions, warn_empty=True):
+        """Catalog rows and similarities of the nearest allowed items, best first."""
         catalog = self.catalog_
-        n_queries, n_items = X.shape[0], catalog.shape[0]
-        # One block of similarities holds n_items values per query row.
-        bytes_per_row = n_items * catalog.dtype.itemsize
-        working_bytes = get_config()["working_memory"] * 2**20
-        block_rows = max(1, int(working_bytes // bytes_per_row))
-        if self.metric == "euclidean":
-            catalog_squared_norms = row_norms(catalog, squared=True)
+        n_queries = X.shape[0]
+        if warn_empty:
+            self._warn_about_empty_queries(X)
+        most_excluded = _filters.n_excluded(exclusions, n_queries).max(initial=0)
+        n = min(n_recommendations, catalog.shape[0] - most_excluded)
+        if n <= 0:
+            empty = np.empty((n_queries, 0))
+            return empty.astype(np.intp), empty.astype(catalog.dtype)
+        if self.index_ is None:
+            return self._exact_top_k(X, n, exclusions)
 
-        def top_of_block(rows):
-            products = _dense(X[rows] @ catalog.T)
-            if self.metric == "euclidean":
-                # Rank by 2 q.c - |c|^2 = |q|^2 - |q - c|^2: the query norm does not
-                # change the order, so it is added back only for the chosen items.
-                ranking = 2 * products - catalog_squared_norms
-            else:
-                ranking = products
-            if exclude_self:
-                block = np.arange(rows.stop - rows.start)
-                ranking[block, rows.start + block] = -np.inf
-            indices = np.argpartition(-ranking, n - 1, axis=1)[:, :n]
-            indices, scores = _rows_sorted_by_score(
-                indices, np.take_along_axis(ranking, indices, 1)
-            )
-            if self.metric == "euclidean":
-                query_norms = row_norms(X[rows], squared=True)[:, None]
-                scores = -np.sqrt(np.maximum(query_norms - scores, 0))
-            return indices, scores
+        def search(queries, k):
+            return self.index_.search(queries, k, self.ef_search)
 
-        blocks = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-            delayed(top_of_block)(rows) for rows in gen_batches(n_queries, block_rows)
+        rows, complete = _filters.index_top_k(search, X, n, exclusions)
+        if not complete.all():
+            # The index found too few allowed items (many exclusions, or a
+            # sparse region of the graph): answer those queries exactly.
+            incomplete = np.flatnonzero(~complete)
+            exact_exclusions = None if exclusions is None else exclusions[incomplete]
+            rows[incomplete] = self._exact_top_k(X[incomplete], n, exact_exclusions)[0]
+        return sorted_by_score(rows, rescore(X, catalog, rows, self.metric))
+
+    def _exact_top_k(self, X, n, exclusions):
+        return exact_top_k(
+            X, self.catalog_, n, metric=self.metric, exclusions=exclusions,
+            n_jobs=effective_n_jobs(self.n_jobs),
         )
-        indices = np.vstack([block[0] for block in blocks])
-        scores = np.vstack([block[1] for block in blocks]).astype(catalog.dtype, copy=False)
-        return indices, scores
 
-    def _index_top_k(self, X, n, exclude_self):
-        distances, indices = self.nn_.kneighbors(X, n_neighbors=n + int(exclude_self))
-        if exclude_self:
-            # Drop the item itself where it was found, else the farthest
-            # neighbour (the item hid behind more than n exact duplicates).
-            keep = indices != np.arange(X.shape[0])[:, None]
-            keep[keep.all(axis=1), -1] = False
-            shape = (X.shape[0], n)
-            indices, distances = indices[keep].reshape(shape), distances[keep].reshape(shape)
-        if self.metric == "cosine":
-            scores = 1 - distances**2 / 2
-        else:
-            scores = -distances
-        indices, scores = _rows_sorted_by_score(indices, scores)
-        return indices, scores.astype(self.catalog_.dtype, copy=False)
+    def _warn_about_empty_queries(self, X):
+        n_empty = int(np.count_nonzero(row_norms(X, squared=True) == 0))
+        if n_empty:
+            meaning = (
+                "similarity 0 with every item" if self.metric == "cosine"
+                else "the origin as their position"
+            )
+            warnings.warn(
+                f"{n_empty} of {X.shape[0]} queries are all-zero rows (no known feature): "
+                f"they have {meaning}, so their recommendations are arbitrary.",
+                UserWarning,
+                stacklevel=4,
+            )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -1,21 +1,32 @@
 """The masked-reconstruction objective: corrupt, encode, decode, compare.
 
 Composes the pieces below the estimators (masking, networks, losses) into the
-objective the training engine expects.
+objective the training engine expects (see ``_engine.py``).
 """
+
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-
 from sklearn.utils.random import sample_without_replacement
 
+from ._engine import mean_over_chunks
 from ._losses import RECONSTRUCTION_LOSSES
-from ._masking import corrupt, split_missing
+from ._masking import SCORING_SEED, corrupt, split_missing
 
-# Seed of the masks drawn by ``mean_loss``, so that scores are comparable
-# between models and calls.
-SCORING_SEED = 0
 _SCORING_CHUNK_ROWS = 1024
+
+
+@dataclass
+class ReconstructionBatch:
+    """What one training batch reconstructs, drawn by :meth:`MaskedReconstruction.prepare_batch`."""
+
+    corrupted: object  # the masked rows, the encoder's input
+    target: object  # the rows (or their ``columns``) to reconstruct
+    observed: object  # False at missing entries of ``target``; None if none
+    columns: object  # the reconstructed features, None for all of them
+    column_weights: object  # how many features each of ``columns`` stands for
+    touched: list  # the parameters' slices the batch touches (MLP.touched_slices)
 
 
 class MaskedReconstruction:
@@ -51,6 +62,9 @@ class MaskedReconstruction:
         self.corruption = corruption
         self.alpha = alpha
         self.n_sampled_features = n_sampled_features
+        if n_sampled_features is not None:
+            # Each batch reads and updates a few thousand output columns.
+            decoder.store_output_columns_contiguously()
 
     @property
     def params(self):
@@ -84,58 +98,66 @@ class MaskedReconstruction:
         weights[present.shape[0] :] = n_absent / self.n_sampled_features
         return columns, weights
 
-    def _forward_loss(self, X, rng, need_gradient, refresh=None):
+    def prepare_batch(self, X, y, rng, sample=True):
+        """Mask the batch ``X`` and, with ``sample`` and reconstruction
+        sampling, draw the features it reconstructs."""
         # Missing entries are hidden from the encoder like masked ones and are
         # never a reconstruction target.
         X, observed = split_missing(X)
-        X_corrupted = corrupt(X, self.mask_ratio, self.corruption, rng)
+        corrupted = corrupt(X, self.mask_ratio, self.corruption, rng)
         columns, weights, target = None, None, X
-        if need_gradient and self.n_sampled_features is not None:
+        if sample and self.n_sampled_features is not None:
             columns, weights = self._sample_columns(X, rng)
             if columns is not None:
                 target = X[:, columns]
                 observed = None if observed is None else observed[:, columns]
-        # With reconstruction sampling, a step updates only the weights the
-        # batch touches (see _indexed.py), so its cost follows the stored
-        # entries too; ``refresh`` brings those weights up to date first.
-        lazy = need_gradient and self.n_sampled_features is not None
-        refresh = refresh if lazy else None
-        encoder_outputs = self.encoder.forward(X_corrupted, refresh=refresh)
+        touched = self.encoder.touched_slices(corrupted) + self.decoder.touched_slices(
+            None, output_columns=columns
+        )
+        return ReconstructionBatch(corrupted, target, observed, columns, weights, touched)
+
+    def _loss(self, batch, need_gradient):
+        encoder_outputs = self.encoder.forward(batch.corrupted)
         decoder_outputs = self.decoder.forward(
-            encoder_outputs[-1], output_columns=columns, refresh=refresh
+            encoder_outputs[-1], output_columns=batch.columns
         )
         loss, output_grad = self.loss_function(
-            target, decoder_outputs[-1], observed=observed, column_weights=weights
+            batch.target,
+            decoder_outputs[-1],
+            observed=batch.observed,
+            column_weights=batch.column_weights,
         )
         if not need_gradient:
             return loss, None
+        n_encoder_params = len(self.encoder.params)
         decoder_grads, code_grad = self.decoder.backward(
             decoder_outputs,
             output_grad,
             need_input_grad=True,
-            output_columns=columns,
-            indexed_grads=lazy,
+            output_columns=batch.columns,
+            touched=batch.touched[n_encoder_params:],
         )
         encoder_grads, _ = self.encoder.backward(
-            encoder_outputs, code_grad, indexed_grads=lazy
+            encoder_outputs, code_grad, touched=batch.touched[:n_encoder_params]
         )
-        n_samples = X.shape[0]
+        n_samples = batch.corrupted.shape[0]
         loss += self.encoder.add_l2_penalty(encoder_grads, self.alpha, n_samples)
         loss += self.decoder.add_l2_penalty(decoder_grads, self.alpha, n_samples)
         return loss, encoder_grads + decoder_grads
 
-    def loss_and_gradient(self, X, y, rng, refresh=None):
-        return self._forward_loss(X, rng, need_gradient=True, refresh=refresh)
+    def loss_and_gradient(self, batch):
+        return self._loss(batch, need_gradient=True)
 
     def mean_loss(self, X):
-        """Mean reconstruction loss of freshly masked rows, with fixed masks."""
+        """Mean reconstruction loss of freshly masked rows, with fixed masks,
+        over every feature."""
         rng = np.random.RandomState(SCORING_SEED)
-        total = 0.0
-        for start in range(0, X.shape[0], _SCORING_CHUNK_ROWS):
-            chunk = X[start : start + _SCORING_CHUNK_ROWS]
-            loss, _ = self._forward_loss(chunk, rng, need_gradient=False)
-            total += loss * chunk.shape[0]
-        return total / X.shape[0]
+
+        def chunk_loss(chunk):
+            batch = self.prepare_batch(chunk, None, rng, sample=False)
+            return self._loss(batch, need_gradient=False)[0]
+
+        return mean_over_chunks(chunk_loss, X, _SCORING_CHUNK_ROWS)
 
     def validation_score(self, X, y=None):
         return -self.mean_loss(X)

@@ -4,17 +4,21 @@ through masked views, optionally fine-tuned from a MaskedAutoencoderEmbedder."""
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseEmbedder
-from ._contrastive import TripletObjective, l2_normalize, leave_one_out_precision
+from ._contrastive import TripletObjective, leave_one_out_precision, to_embedding
+from ._engine import resolve_batch_size
 from ._miners import UNLABELED
 from ._network import MLP
+from ._pair_batches import pair_batches
+from ._pair_objective import PairFitInput, PairObjective, PairTargets, check_pair_supervision
+from ._proxies import initial_proxies
 from ._sampling import class_balanced_batches
+from .pairs import RowPairs
 
 # Margins of ``margin="auto"``: a cosine distance lives in [0, 2]; tanh
 # embeddings of 64 dimensions are a few units apart in euclidean distance.
@@ -69,6 +73,14 @@ def _check_no_missing_labels(y):
         )
 
 
+def _merge_classes(classes, new_labels):
+    """The sorted union of ``classes`` (None or possibly empty, after a fit
+    on pairs only) and ``new_labels``."""
+    if classes is None or len(classes) == 0:
+        return np.unique(new_labels)
+    return np.union1d(classes, new_labels)
+
+
 def _encode_against(y, unlabeled, classes):
     codes = np.full(y.shape[0], UNLABELED, dtype=np.intp)
     codes[~unlabeled] = np.searchsorted(classes, y[~unlabeled])
@@ -88,10 +100,21 @@ class TripletEmbedder(BaseEmbedder):
     start from a pre-trained :class:`MaskedAutoencoderEmbedder`
     (``encoder_init``).
 
+    ``fit(X, pairs=...)`` learns from pairs of rows that belong together
+    instead of, or along with, labels: products bought together, the same
+    product sold by two shops. Each batch of ``pairs_per_batch`` pairs pulls
+    every row towards its partner and away from the batch's other rows,
+    except its known partners (an in-batch softmax, InfoNCE); (anchor,
+    positive, negative) triples are trained by the triplet loss.
+
     Parameters
     ----------
     n_components : int, default=64
         Dimension of the embedding.
+        It may exceed the number of input features (an overcomplete
+        embedding, accepted without a warning): the embedding then has more
+        dimensions than the information it encodes, which costs memory and
+        search time downstream but not correctness.
     hidden_layer_sizes : array-like of int, default=()
         Widths of the encoder's hidden layers. The default, one layer from
         the features to the embedding, is fast on wide sparse input and as
@@ -104,6 +127,18 @@ class TripletEmbedder(BaseEmbedder):
         returns the unit vectors, so cosine and euclidean nearest neighbours
         agree downstream. ``"euclidean"``: the plain euclidean distance of
         the raw outputs.
+    loss : {"triplet", "proxy"}, default="triplet"
+        The supervised loss of the labeled rows. ``"triplet"``: mined
+        triplets with ``miner`` and ``margin``. ``"proxy"``: the
+        normalised-softmax loss (Zhai and Wu 2018): each class learns a proxy
+        direction and each labeled row is classified among all proxies by
+        cosine similarity over ``proxy_temperature``, so every row is
+        trained against every class at every step, which suits many small
+        classes; it compares directions whatever the ``metric``. With
+        ``"proxy"``, the classes are those of the first fit: a later
+        ``partial_fit`` or warm-started fit may not bring new ones.
+    proxy_temperature : float, default=0.05
+        Temperature of the ``"proxy"`` loss.
     miner : {"batch_hard", "semi_hard", "batch_all"}, default="batch_hard"
         Which triples of a batch are trained on. ``"batch_hard"``: each
         anchor with its farthest positive and closest negative.
@@ -164,15 +199,39 @@ class TripletEmbedder(BaseEmbedder):
         Optimizer; ``"sgd"`` uses Nesterov momentum ``momentum``.
     alpha : float, default=1e-4
         L2 penalty on the weights, scaled as in scikit-learn's MLP.
-    batch_size : int or "auto", default="auto"
-        The most unlabeled rows per batch; ``"auto"`` is the package's
-        default batch size, ``min(512, n_samples)``. Labeled rows are always drawn as
-        ``classes_per_batch * samples_per_class``; unlabeled rows join in
-        proportion to their share of the data, up to ``batch_size``.
+    unlabeled_batch_size : int or "auto", default="auto"
+        The most unlabeled (-1) rows per batch; ``"auto"`` is
+        ``min(512, n_samples)``, the autoencoder's default batch size. Labeled
+        rows are drawn as ``classes_per_batch * samples_per_class``;
+        unlabeled rows join in proportion to their share of the data, up to
+        this many (a fully unlabeled fit draws exactly this many). Named
+        apart from the autoencoder's ``batch_size``, the rows of a whole
+        batch, which it is not.
+    pairs_per_batch : int, default=256
+        Pairs (or triples) per batch of a fit with ``pairs``; their distinct
+        rows are the batch, and every other row of the batch is a negative
+        of each pair. An epoch covers every pair once (or, with labels too,
+        as many steps as the labels need if those are more).
+    pair_temperature : float, default=0.1
+        Temperature of the in-batch softmax over pairs: the cosine
+        similarities are divided by it. Separate from ``temperature`` (of
+        the self-supervised term), since pairs are far sharper evidence than
+        two masked views of one row.
+    pair_popularity_correction : bool, default=False
+        Subtract from each candidate's logit the log of its number of pairs
+        (the sampling-bias correction of Yi et al. 2019): a product in many
+        pairs is drawn into many batches, so without it the softmax pushes
+        popular products away from everything, although they are the
+        partners new products most often have.
     learning_rate_init : float, default=3e-3
         Step size of the optimizer.
-    max_iter : int, default=20
-        Maximum number of epochs; an epoch draws about ``n_samples`` rows.
+    max_iter : int or "auto", default="auto"
+        Maximum number of epochs; an epoch draws about ``n_samples`` rows. ``"auto"`` follows the data: at least 20
+        epochs and enough for 300 optimizer steps (a small catalog has few
+        steps an epoch), then until the training loss improves by less than
+        5% over ``n_iter_no_change`` epochs (its plateau: no warning), at
+        most 200 epochs (a ``ConvergenceWarning`` if no plateau came by
+        then). With early stopping, the validation score decides instead.
     tol : float, default=1e-4
         Minimum improvement of the loss (or validation score) that counts.
     n_iter_no_change : int, default=5
@@ -189,8 +248,10 @@ class TripletEmbedder(BaseEmbedder):
         Parameters of the ``"adam"`` solver.
     warm_start : bool, default=False
         Continue from the previous fit instead of reinitialising.
-    verbose : bool, default=False
-        Print one line per epoch: loss, validation score, seconds.
+    verbose : bool or int, default=False
+        1 (True) prints one line per epoch (loss, validation score, seconds)
+        and why training stopped; 2 adds the optimizer steps, rows per
+        second and the epochs without improvement.
     random_state : int, RandomState instance or None, default=None
         Seeds the weights, the batches, the masks and the validation split.
 
@@ -200,6 +261,9 @@ class TripletEmbedder(BaseEmbedder):
         The labels seen in training, unlabeled (-1) excluded.
     encoder_ : MLP
         The encoder network (``encoder_.coefs``, ``encoder_.intercepts``).
+    proxies_ : ndarray of shape (n_classes, n_components)
+        The class proxies, with ``loss="proxy"`` (row ``i`` for
+        ``classes_[i]``; only their directions count).
     loss_curve_ : list of float
         Mean training loss of each epoch.
     validation_scores_ : list of float or None
@@ -212,6 +276,9 @@ class TripletEmbedder(BaseEmbedder):
         Best validation score, when ``early_stopping`` is True.
     n_iter_ : int
         Number of epochs run.
+    t_ : int
+        Number of training rows the optimizer has seen, over all epochs and
+        ``partial_fit`` calls (as in scikit-learn's MLP).
     n_features_in_ : int
         Number of input features.
     feature_names_in_ : ndarray of str
@@ -224,6 +291,12 @@ class TripletEmbedder(BaseEmbedder):
 
     Notes
     -----
+    Pairs are row indices into ``X``, which cross-validation does not
+    re-index: to tune a pair fit with ``GridSearchCV``, wrap them in a
+    :class:`sk_prodembed.pairs.RowPairs` and split with
+    :class:`sk_prodembed.pairs.PairSplit`. ``early_stopping`` does not apply
+    to a fit with pairs (a split of the rows would cut pairs in two).
+
     Labels may be any hashable values. The integer -1 marks an unlabeled
     row; with string labels, pass ``y`` with ``dtype=object`` to mix them
     with -1. The string ``"-1"`` is rejected as ambiguous, whatever holds
@@ -262,6 +335,13 @@ class TripletEmbedder(BaseEmbedder):
     (90, 4)
     >>> embedder.score(X, y) > 0.9
     True
+
+    Pairs instead of labels: rows 3k, 3k + 1 and 3k + 2 are one product.
+
+    >>> pairs = np.array([(i, i + j) for i in range(0, 90, 3) for j in (1, 2)])
+    >>> embedder = TripletEmbedder(n_components=4, max_iter=5, random_state=0)
+    >>> embedder.fit(X, pairs=pairs).transform(X).shape
+    (90, 4)
     """
 
     _parameter_constraints: dict = {
@@ -274,9 +354,18 @@ class TripletEmbedder(BaseEmbedder):
         "mask_ratio": [Interval(Real, 0, 1, closed="left")],
         "corruption": [StrOptions({"zero", "marginal"})],
         "temperature": [Interval(Real, 0, None, closed="neither")],
+        "loss": [StrOptions({"triplet", "proxy"})],
+        "proxy_temperature": [Interval(Real, 0, None, closed="neither")],
         "unlabeled_weight": [Interval(Real, 0, None, closed="left")],
         "encoder_init": [HasMethods(["transform"]), None],
         "encoder_init_scale": [Interval(Real, 0, None, closed="neither")],
+        "unlabeled_batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "pairs_per_batch": [Interval(Integral, 1, None, closed="left")],
+        "pair_temperature": [Interval(Real, 0, None, closed="neither")],
+        "pair_popularity_correction": ["boolean"],
     }
 
     _stratify_validation = True
@@ -288,6 +377,8 @@ class TripletEmbedder(BaseEmbedder):
         hidden_layer_sizes=(),
         activation="tanh",
         metric="cosine",
+        loss="triplet",
+        proxy_temperature=0.05,
         miner="batch_hard",
         margin="soft",
         classes_per_batch=64,
@@ -300,9 +391,12 @@ class TripletEmbedder(BaseEmbedder):
         encoder_init_scale=0.1,
         solver="adam",
         alpha=1e-4,
-        batch_size="auto",
+        unlabeled_batch_size="auto",
+        pairs_per_batch=256,
+        pair_temperature=0.1,
+        pair_popularity_correction=False,
         learning_rate_init=3e-3,
-        max_iter=20,
+        max_iter="auto",
         tol=1e-4,
         n_iter_no_change=5,
         early_stopping=False,
@@ -319,6 +413,8 @@ class TripletEmbedder(BaseEmbedder):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.metric = metric
+        self.loss = loss
+        self.proxy_temperature = proxy_temperature
         self.miner = miner
         self.margin = margin
         self.classes_per_batch = classes_per_batch
@@ -331,7 +427,10 @@ class TripletEmbedder(BaseEmbedder):
         self.encoder_init_scale = encoder_init_scale
         self.solver = solver
         self.alpha = alpha
-        self.batch_size = batch_size
+        self.unlabeled_batch_size = unlabeled_batch_size
+        self.pairs_per_batch = pairs_per_batch
+        self.pair_temperature = pair_temperature
+        self.pair_popularity_correction = pair_popularity_correction
         self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
         self.tol = tol
@@ -351,16 +450,7 @@ class TripletEmbedder(BaseEmbedder):
     def _validate_X_y(self, X, y, reset):
         if y is not None:
             _check_no_missing_labels(y)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            reset=reset,
-            accept_sparse=("csr", "csc"),
-            dtype=[np.float64, np.float32],
-        )
-        if sp.issparse(X) and X.format != "csr":
-            X = X.tocsr()
+        X, y = self._validate_X(X, reset=reset, y=y)
         unlabeled = _unlabeled_mask(y)
         if not unlabeled.all():
             # Not check_classification_targets: its warning about many classes
@@ -392,12 +482,46 @@ class TripletEmbedder(BaseEmbedder):
     # -- hooks of BaseEmbedder ---------------------------------------------
 
     def _validate_training_data(self, X, y, reset):
+        if isinstance(y, PairFitInput):
+            return self._validate_pair_data(X, y, reset)
         X, y, unlabeled = self._validate_X_y(X, y, reset)
         if reset:
             self.classes_ = self._check_supervision(y, unlabeled)
         else:
-            self.classes_ = np.union1d(self.classes_, y[~unlabeled])
+            new_classes = np.setdiff1d(y[~unlabeled], self.classes_)
+            if self.loss == "proxy" and new_classes.size:
+                raise ValueError(
+                    f"y has {new_classes.size} class(es) that the first fit did not see "
+                    f"(for example {new_classes[0]!r}), but loss='proxy' learns one proxy "
+                    "per class of the first fit. Give every class to the first call, "
+                    "or use loss='triplet', which takes new classes as they come."
+                )
+            self.classes_ = _merge_classes(self.classes_, new_classes)
         return X, _encode_against(y, unlabeled, self.classes_)
+
+    def _validate_pair_data(self, X, given, reset):
+        if self.early_stopping:
+            raise ValueError(
+                "early_stopping=True is not available with pairs (a split of the rows "
+                "would cut pairs in two); set early_stopping=False, and tune max_iter "
+                "with sk_prodembed.pairs.PairSplit."
+            )
+        if given.labels is None:
+            X = self._validate_X(X, reset=reset)
+            labels = None
+            if reset:
+                self.classes_ = np.array([])
+        else:
+            X, y, unlabeled = self._validate_X_y(X, given.labels, reset)
+            # Pairs supervise on their own: labels need not give triples.
+            self.classes_ = _merge_classes(None if reset else self.classes_, y[~unlabeled])
+            labels = _encode_against(y, unlabeled, self.classes_)
+        pairs, weights = check_pair_supervision(given.pairs, given.pair_weight, X.shape[0])
+        return X, PairTargets(labels, pairs, weights)
+
+    @property
+    def _network_names(self):
+        return ("encoder", "proxies") if self.loss == "proxy" else ("encoder",)
 
     def _initialize_networks(self, X, y, rng):
         layer_sizes = [
@@ -406,11 +530,18 @@ class TripletEmbedder(BaseEmbedder):
             self.n_components,
         ]
         if self.encoder_init is not None:
-            return {"encoder": self._copy_initial_encoder(layer_sizes, X.dtype)}
-        encoder = MLP.initialize(
-            layer_sizes, self.activation, self.activation, X.dtype, rng
-        )
-        return {"encoder": encoder}
+            networks = {"encoder": self._copy_initial_encoder(layer_sizes, X.dtype)}
+        else:
+            networks = {
+                "encoder": MLP.initialize(
+                    layer_sizes, self.activation, self.activation, X.dtype, rng
+                )
+            }
+        if self.loss == "proxy":
+            networks["proxies"] = initial_proxies(
+                len(self.classes_), self.n_components, X.dtype, rng
+            )
+        return networks
 
     def _copy_initial_encoder(self, layer_sizes, dtype):
         source = self.encoder_init
@@ -446,7 +577,7 @@ class TripletEmbedder(BaseEmbedder):
             margin = None
         else:
             margin = self.margin
-        return TripletObjective(
+        label_objective = TripletObjective(
             networks["encoder"],
             metric=self.metric,
             miner=self.miner,
@@ -456,56 +587,126 @@ class TripletEmbedder(BaseEmbedder):
             temperature=self.temperature,
             unlabeled_weight=self.unlabeled_weight,
             alpha=self.alpha,
+            proxies=networks.get("proxies"),
+            proxy_temperature=self.proxy_temperature,
+        )
+        if not isinstance(y, PairTargets):
+            return label_objective
+        return PairObjective(
+            networks["encoder"],
+            metric=self.metric,
+            temperature=self.pair_temperature,
+            margin=label_objective.margin,
+            alpha=self.alpha,
+            label_objective=None if y.labels is None else label_objective,
+            popularity_correction=self.pair_popularity_correction,
         )
 
-    def _make_batches(self, X, y, batch_size):
-        return class_balanced_batches(
-            y, self.classes_per_batch, self.samples_per_class, batch_size
+    def _make_batches(self, X, y):
+        labels = y.labels if isinstance(y, PairTargets) else y
+        label_batches = None
+        if labels is not None:
+            label_batches = class_balanced_batches(
+                labels,
+                self.classes_per_batch,
+                self.samples_per_class,
+                resolve_batch_size(self.unlabeled_batch_size, X.shape[0]),
+            )
+        if not isinstance(y, PairTargets):
+            return label_batches
+        return pair_batches(
+            y.pairs, X.shape[0], self.pairs_per_batch, y.weights, label_batches
         )
 
     def _encode(self, X):
-        embedding = super()._encode(X)
-        if self.metric == "cosine":
-            embedding = l2_normalize(embedding)[0]
-        return embedding
+        return to_embedding(super()._encode(X), self.metric)[0]
 
     # -- public API --------------------------------------------------------
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Train the encoder on (X, y) for up to ``max_iter`` epochs.
+    def fit(self, X, y=None, *, pairs=None, pair_weight=None):
+        """Train the encoder on labels, pairs or both for up to ``max_iter`` epochs.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training rows; sparse input is never densified beyond a batch.
-        y : array-like of shape (n_samples,)
-            Labels, any hashable values; the integer -1 marks unlabeled rows.
+        y : array-like of shape (n_samples,) or RowPairs, default=None
+            Labels, any hashable values; the integer -1 marks unlabeled rows,
+            which learn through the masked-view term. Optional when
+            ``pairs`` are given; at least one of the two is needed. A
+            :class:`~sk_prodembed.pairs.RowPairs` given as ``y`` is taken as
+            ``pairs`` (with no labels): cross-validation then hands each
+            fold's pairs to ``fit`` and to the pair scorer alike, with no
+            need for metadata routing.
+        pairs : array-like of int of shape (n_pairs, 2) or (n_pairs, 3), \
+                or RowPairs, default=None
+            Row indices into ``X``. Shape (n_pairs, 2): rows that belong
+            together (bought together, the same product), undirected; each
+            batch of ``pairs_per_batch`` pairs is trained by the in-batch
+            softmax (InfoNCE), the batch's other rows serving as negatives
+            except the known partners of each row (from all of ``pairs``).
+            Shape (n_pairs, 3): explicit (anchor, positive, negative) triples,
+            trained by the triplet loss of ``metric`` and ``margin``. A
+            :class:`~sk_prodembed.pairs.RowPairs` (with its weights) follows
+            its rows through cross-validation.
+        pair_weight : array-like of shape (n_pairs,), default=None
+            Non-negative weight of each pair (for example a co-purchase
+            count) in the mean of the pair loss; pairs of shape (n_pairs, 2)
+            only. None weighs pairs equally.
 
         Returns
         -------
         self : TripletEmbedder
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, self._supervision(y, pairs, pair_weight), incremental=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y):
-        """One epoch over (X, y), continuing from the current weights and optimizer.
+    def partial_fit(self, X, y=None, *, pairs=None, pair_weight=None):
+        """One epoch over (X, y, pairs), continuing from the current weights and optimizer.
 
         The first call initialises the model (and checks the labels as
         ``fit`` does); later calls may bring new labels, which are added to
-        ``classes_``. Early stopping does not apply.
+        ``classes_``, and new pairs, which index the rows of their own
+        ``X``. Early stopping does not apply.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
+        y : array-like of shape (n_samples,), default=None
+        pairs : array-like of int of shape (n_pairs, 2) or (n_pairs, 3), \
+                or RowPairs, default=None
+        pair_weight : array-like of shape (n_pairs,), default=None
+            See :meth:`fit`.
 
         Returns
         -------
         self : TripletEmbedder
         """
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, self._supervision(y, pairs, pair_weight), incremental=True)
+
+    @staticmethod
+    def _supervision(y, pairs, pair_weight):
+        """``y`` itself, or the labels and pairs together for the pair objective."""
+        if isinstance(y, RowPairs):
+            # Pairs as the target: cross-validation then slices them for fit
+            # and for the scorer alike, without metadata routing.
+            if pairs is not None:
+                raise ValueError(
+                    "y is a RowPairs (pairs given as the target) and pairs= is given "
+                    "too; give the pairs once."
+                )
+            y, pairs = None, y
+        if pairs is None:
+            if pair_weight is not None:
+                raise ValueError("pair_weight was given without pairs; pass pairs= too.")
+            if y is None:
+                raise ValueError(
+                    "TripletEmbedder requires y to be passed, but the target y is None, "
+                    "and no pairs were given: pass labels y, pairs, or both."
+                )
+            return y
+        return PairFitInput(y, pairs, pair_weight)
 
     def score(self, X, y):
         """Leave-one-out precision@10 of the labels of X in the embedding.

@@ -20,7 +20,11 @@ Each metric is the mean over queries of a per-query value in [0, 1]. A query
 with no relevant item in the catalog scores 0 on every metric.
 
 :func:`make_recommendation_scorer` turns a metric into a ``scoring=`` object
-for :class:`~sklearn.model_selection.GridSearchCV` and friends.
+for :class:`~sklearn.model_selection.GridSearchCV` and friends. The recommender
+owns what the scorers need: its public method
+:meth:`~sk_prodembed.NearestNeighborRecommender.label_ground_truth` returns, for
+query rows and labels, the ``(y_true, y_pred, n_relevant)`` of a metric. Any
+estimator with that method can be scored the same way.
 """
 
 from collections.abc import Set
@@ -339,10 +343,11 @@ def _final_recommender_and_input(estimator, X):
         if len(estimator) > 1:
             X = estimator[:-1].transform(X)
         estimator = estimator[-1]
-    if not hasattr(estimator, "_label_ground_truth"):
+    if not callable(getattr(estimator, "label_ground_truth", None)):
         raise TypeError(
-            "Recommendation scorers need a NearestNeighborRecommender, or a Pipeline "
-            f"ending in one; got {type(estimator).__name__}."
+            "Recommendation scorers need a NearestNeighborRecommender (or an estimator "
+            "with its label_ground_truth method), or a Pipeline ending in one; got "
+            f"{type(estimator).__name__}."
         )
     return estimator, X
 
@@ -362,11 +367,11 @@ class _RecommendationScorer:
 
     def __call__(self, estimator, X, y=None):
         recommender, X_embedded = _final_recommender_and_input(estimator, X)
-        y, recommended_labels, n_relevant = recommender._label_ground_truth(
-            X_embedded, y, self.k
+        truth = recommender.label_ground_truth(X_embedded, y, self.k)
+        kwargs = (
+            {"n_relevant": truth.n_relevant} if self.metric in _METRICS_USING_N_RELEVANT else {}
         )
-        kwargs = {"n_relevant": n_relevant} if self.metric in _METRICS_USING_N_RELEVANT else {}
-        return _METRICS[self.metric](y, recommended_labels, **kwargs)
+        return _METRICS[self.metric](truth.y_true, truth.y_pred, **kwargs)
 
     def __repr__(self):
         return f"make_recommendation_scorer({self.metric!r}, k={self.k})"

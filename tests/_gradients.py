@@ -1,9 +1,24 @@
-"""Numerical gradient check of a training objective over all its parameters."""
+"""Test helpers: indexed gradients made dense, and the numerical gradient check
+of a training objective over all its parameters."""
 
 import numpy as np
 from scipy.optimize import check_grad
 
-from sk_prodembed._indexed import densify
+from sk_prodembed._indexed import IndexedGradient
+
+
+def densify(grad, like):
+    """``grad`` as a dense array shaped and typed like the parameter ``like``."""
+    if not isinstance(grad, IndexedGradient):
+        return grad
+    dense = np.zeros_like(like)
+    grad.put(dense, grad.values)
+    return dense
+
+
+def batch_loss_and_gradient(objective, X, y, rng):
+    """One training batch of an engine objective: prepare it, then its loss and gradients."""
+    return objective.loss_and_gradient(objective.prepare_batch(X, y, rng))
 
 
 def objective_gradient_error(objective, X, y, seed=7):
@@ -29,11 +44,11 @@ def objective_gradient_error(objective, X, y, seed=7):
 
     def loss(theta):
         set_params(theta)
-        return objective.loss_and_gradient(X, y, np.random.RandomState(seed))[0]
+        return batch_loss_and_gradient(objective, X, y, np.random.RandomState(seed))[0]
 
     def gradient(theta):
         set_params(theta)
-        grads = objective.loss_and_gradient(X, y, np.random.RandomState(seed))[1]
+        grads = batch_loss_and_gradient(objective, X, y, np.random.RandomState(seed))[1]
         return np.concatenate([densify(g, p).ravel() for g, p in zip(grads, params)])
 
     theta0 = np.concatenate([p.ravel() for p in params])

@@ -1,5 +1,5 @@
 import numpy as np
-from _gradients import objective_gradient_error
+from _gradients import batch_loss_and_gradient, objective_gradient_error
 import pytest
 import scipy.sparse as sp
 from scipy.optimize import check_grad
@@ -11,7 +11,7 @@ from sk_prodembed._contrastive import (
     l2_normalize_backward,
     leave_one_out_precision,
     nt_xent_loss,
-    pairwise_distances,
+    batch_distances,
     triplet_margin_loss,
 )
 from sk_prodembed._miners import MINERS
@@ -34,9 +34,9 @@ def _distance(a, b, metric):
 
 
 @pytest.mark.parametrize("metric", METRICS)
-def test_pairwise_distances_match_a_loop(metric):
+def test_batch_distances_match_a_loop(metric):
     E = _embeddings(metric)
-    D = pairwise_distances(E, metric)
+    D = batch_distances(E, metric)
     expected = [[_distance(a, b, metric) for b in E] for a in E]
     np.testing.assert_allclose(D, expected, atol=1e-10)
 
@@ -45,7 +45,7 @@ def test_pairwise_distances_match_a_loop(metric):
 @pytest.mark.parametrize("margin", [None, 0.3])
 def test_triplet_loss_value_matches_a_loop(metric, margin):
     E = _embeddings(metric)
-    triples = MINERS["batch_all"](pairwise_distances(E, metric), _labels(), None)
+    triples = MINERS["batch_all"](batch_distances(E, metric), _labels(), None)
     loss, _ = triplet_margin_loss(E, triples, metric, margin)
     terms = []
     for a, p, n in zip(*triples):
@@ -65,7 +65,7 @@ def test_triplet_loss_gradient_matches_numerical_gradient(metric, margin, miner)
     E0 = _embeddings(metric)
     # The triples are fixed: the loss is then a smooth function of E
     # (away from the hinge's kink, which random data avoids).
-    triples = MINERS[miner](pairwise_distances(E0, metric), _labels(), margin)
+    triples = MINERS[miner](batch_distances(E0, metric), _labels(), margin)
     assert len(triples[0]) > 0
 
     def loss(flat):
@@ -90,7 +90,7 @@ def test_triplet_loss_gradient_through_sparse_and_dense_coefficients(
     monkeypatch.setattr(contrastive, "_DENSE_PAIRS_FRACTION", fraction)
     E0 = _embeddings(metric, n=40, dim=6, seed=3)
     labels = np.repeat(np.arange(10), 4)
-    triples = MINERS[miner](pairwise_distances(E0, metric), labels, 0.3)
+    triples = MINERS[miner](batch_distances(E0, metric), labels, 0.3)
     # Repeated pairs must add up in either form of the coefficients.
     triples = tuple(np.concatenate([t, t[:5]]) for t in triples)
 
@@ -162,7 +162,7 @@ def test_nt_xent_gradient_matches_numerical_gradient():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_losses_keep_the_dtype_of_the_embeddings(dtype):
     E = _embeddings("cosine").astype(dtype)
-    triples = MINERS["batch_hard"](pairwise_distances(E, "cosine"), _labels(), 0.1)
+    triples = MINERS["batch_hard"](batch_distances(E, "cosine"), _labels(), 0.1)
     assert triplet_margin_loss(E, triples, "cosine", 0.1)[1].dtype == dtype
     assert nt_xent_loss(E, 0.1)[1].dtype == dtype
 
@@ -213,10 +213,10 @@ def test_objective_adds_the_weighted_self_supervised_term():
     labels = np.array([0, 0, 0, 1, 1, 1, -1, -1, -1, -1, -1, -1])
     objective = _objective("cosine", "batch_hard", 0.5, unlabeled_weight=0.25)
     objective.alpha = 0.0
-    both, _ = objective.loss_and_gradient(X, labels, np.random.RandomState(3))
-    labeled_only, _ = objective.loss_and_gradient(X[:6], labels[:6], np.random.RandomState(3))
+    both, _ = batch_loss_and_gradient(objective, X, labels, np.random.RandomState(3))
+    labeled_only, _ = batch_loss_and_gradient(objective, X[:6], labels[:6], np.random.RandomState(3))
     # Without labeled rows the self-supervised term is the whole loss, unweighted.
-    unlabeled_only, _ = objective.loss_and_gradient(X[6:], labels[6:], np.random.RandomState(3))
+    unlabeled_only, _ = batch_loss_and_gradient(objective, X[6:], labels[6:], np.random.RandomState(3))
     assert labeled_only > 0 and unlabeled_only > 0
     assert both == pytest.approx(labeled_only + 0.25 * unlabeled_only)
 
@@ -231,3 +231,21 @@ def test_validation_score_is_precision_or_self_supervised_loss():
     unlabeled_score = objective.validation_score(X, np.full(40, -1))
     assert unlabeled_score < 0
     assert unlabeled_score == objective.validation_score(X, np.full(40, -1))
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_proxy_objective_gradient_matches_numerical_gradient(sparse):
+    # The proxies are the objective's last parameter; labeled rows train the
+    # normalised-softmax loss, unlabeled ones NT-Xent, as with triplets.
+    from sk_prodembed._proxies import initial_proxies
+
+    rng = np.random.RandomState(1)
+    X = rng.rand(14, 10) * (rng.rand(14, 10) < 0.6)
+    X = sp.csr_matrix(X) if sparse else X
+    labels = np.array([0, 0, 0, 1, 1, 1, 2, 2, 3, -1, -1, -1, -1, -1])
+    objective = _objective("cosine", "batch_hard", 0.5)
+    objective.proxies = initial_proxies(4, 4, np.float64, rng)
+    objective.proxy_temperature = 0.5
+    assert objective.params[-1] is objective.proxies
+    error, scale = objective_gradient_error(objective, X, labels)
+    assert error < 1e-5 * scale

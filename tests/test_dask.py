@@ -1,4 +1,5 @@
-"""Out-of-core and distributed fitting with dask-ml on a real LocalCluster (optional extra).
+"""Out-of-core and distributed fitting with dask-ml, and batch recommendation with dask, on a
+real LocalCluster (optional extra).
 
 Install with ``pip install "sk_prodembed[dask]"``; without it these tests skip.
 """
@@ -79,3 +80,29 @@ def test_parallel_post_fit_transforms_in_parallel(client, Estimator):
     Z = wrappers.ParallelPostFit(model).transform(dX)
     assert isinstance(Z, da.Array)
     np.testing.assert_array_equal(Z.compute(), model.transform(X))
+
+
+def test_recommendations_for_a_whole_catalog_on_a_cluster(client):
+    # dask_ml's ParallelPostFit.predict assumes one prediction per row (it
+    # drops axis 1), so the batch job is dask.array.map_blocks with the output
+    # chunks stated: one block of queries in, one block of id rows out.
+    from sk_prodembed import NearestNeighborRecommender
+
+    X, y, dX, _ = _data(sparse=False)
+    item_ids = np.arange(400) * 3
+    recommender = NearestNeighborRecommender(5).fit(X, y, item_ids=item_ids)
+
+    by_rows = dX.map_blocks(
+        recommender.predict, chunks=(dX.chunks[0], (5,)), dtype=item_ids.dtype
+    )
+    np.testing.assert_array_equal(by_rows.compute(), recommender.predict(X))
+
+    # Every item's recommendations, itself excluded: blocks of ids.
+    ids = da.from_array(item_ids, chunks=CHUNK)
+    by_ids = ids.map_blocks(
+        lambda block: recommender.recommend_for_items(block)[0],
+        new_axis=1, chunks=(ids.chunks[0], (5,)), dtype=item_ids.dtype,
+    )
+    expected = recommender.predict(X, exclude_self=True)
+    np.testing.assert_array_equal(by_ids.compute(), expected)
+    assert not (expected == item_ids[:, None]).any()

@@ -1,6 +1,7 @@
 """The training loop, driven by a tiny objective whose behaviour is known."""
 
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -25,7 +26,12 @@ class LinearRegressionObjective:
         self.calls = 0
         self.explode_after = explode_after
 
-    def loss_and_gradient(self, X, y, rng, refresh=None):
+    def prepare_batch(self, X, y, rng):
+        # A dense model: no parameter slice is touched lazily.
+        return SimpleNamespace(X=X, y=y, touched=[None])
+
+    def loss_and_gradient(self, batch):
+        X, y = batch.X, batch.y
         self.calls += 1
         residual = X @ self.w - y
         loss = 0.5 * np.mean(residual**2)
@@ -50,15 +56,14 @@ def _train(objective, X, y, **kwargs):
     )
     options.update(kwargs)
     optimizer = SGD(objective.params, learning_rate=0.05, momentum=0.9)
-    diverged = train_epochs(objective, optimizer, X, y, shuffled_batches(len(y), 20), **options)
-    return diverged, options["history"]
+    train_epochs(objective, optimizer, X, y, shuffled_batches(len(y), 20), **options)
+    return options["history"]
 
 
 def test_training_converges_and_records_history():
     X, y = _data()
     objective = LinearRegressionObjective(3)
-    diverged, history = _train(objective, X, y)
-    assert not diverged
+    history = _train(objective, X, y)
     np.testing.assert_allclose(objective.w, [1.0, -2.0, 0.5], atol=0.02)
     assert history.n_iter == len(history.loss_curve) < 50
     assert history.loss_curve[-1] < history.loss_curve[0]
@@ -68,7 +73,7 @@ def test_training_converges_and_records_history():
 def test_max_iter_reached_warns():
     X, y = _data()
     with pytest.warns(ConvergenceWarning, match="maximum iterations"):
-        _, history = _train(LinearRegressionObjective(3), X, y, max_iter=2, tol=0)
+        history = _train(LinearRegressionObjective(3), X, y, max_iter=2, tol=0)
     assert history.n_iter == 2
 
 
@@ -91,7 +96,7 @@ def test_early_stopping_restores_the_best_epoch():
             return -abs(self.epoch - 2)
 
     objective = Worsening(3)
-    _, history = _train(objective, X, y, validation=(X, y), n_iter_no_change=2)
+    history = _train(objective, X, y, validation=(X, y), n_iter_no_change=2)
     assert history.validation_scores[:3] == [-1, 0, -1]
     assert history.n_iter == 5  # stops after 3 epochs without improvement
     np.testing.assert_array_equal(objective.w, objective.best_w)
@@ -101,8 +106,7 @@ def test_divergence_keeps_last_finite_weights_and_warns():
     X, y = _data()
     objective = LinearRegressionObjective(3, explode_after=25)  # 10 batches per epoch
     with pytest.warns(ConvergenceWarning, match="diverged"):
-        diverged, history = _train(objective, X, y)
-    assert diverged
+        history = _train(objective, X, y)
     assert history.n_iter == 2
     assert np.isfinite(objective.w).all()
     # The third epoch's partial updates were rolled back to the end of epoch 2.
@@ -143,3 +147,69 @@ def test_split_validation_is_stratified_and_disjoint():
 def test_split_validation_needs_two_rows():
     with pytest.raises(ValueError, match="n_samples = 1"):
         split_validation(np.ones((1, 2)), None, 0.1, np.random.RandomState(0))
+
+
+def test_batches_may_carry_extra_data_to_prepare_batch():
+    """A ``(indices, extra)`` batch reaches ``prepare_batch`` as its fourth
+    argument, with the rows and targets of ``indices``."""
+    X, y = _data(n=40)
+    received = []
+
+    class WithExtra(LinearRegressionObjective):
+        def prepare_batch(self, X, y, rng, extra):
+            received.append((X.copy(), extra))
+            return super().prepare_batch(X, y, rng)
+
+    def batches(rng):
+        for start in range(0, 40, 10):
+            yield np.arange(start, start + 10), {"first_row": start}
+
+    objective = WithExtra(3)
+    optimizer = SGD(objective.params, learning_rate=0.05, momentum=0.9)
+    history = TrainingHistory()
+    train_epochs(
+        objective, optimizer, X, y, batches, history=history, max_iter=1, tol=0,
+        n_iter_no_change=3, rng=np.random.RandomState(0), check_convergence=False,
+    )
+    assert [extra["first_row"] for _, extra in received] == [0, 10, 20, 30]
+    for rows, extra in received:
+        np.testing.assert_array_equal(rows, X[extra["first_row"] : extra["first_row"] + 10])
+    assert history.n_samples_seen == 40 and history.n_steps == 4
+
+
+def test_epoch_budget_follows_the_steps_of_an_epoch():
+    from sk_prodembed._engine import EpochBudget
+
+    budget = EpochBudget(min_steps=1000, min_epochs=20, max_epochs=200)
+    assert budget.least_epochs(100) == 20  # a large catalog: the least epochs
+    assert budget.least_epochs(8) == 125  # a small one: enough steps
+    assert budget.least_epochs(1) == 200  # a tiny one: capped
+    # A plateau: less than 5% better than n_iter_no_change epochs before.
+    assert budget.reached_plateau([10.0, 9.8, 9.7, 9.6], window=3)
+    assert not budget.reached_plateau([10.0, 9.0, 9.5, 9.6], window=3)
+    assert not budget.reached_plateau([10.0, 9.8, 9.7], window=3)  # too short
+
+
+def test_budgeted_training_stops_at_the_plateau_after_the_least_epochs():
+    from sk_prodembed._engine import EpochBudget
+
+    X, y = _data()  # 10 batches of 20 rows an epoch; converges in a few epochs
+    budget = EpochBudget(min_steps=65, min_epochs=2, max_epochs=50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a plateau is convergence: no warning
+        history = _train(LinearRegressionObjective(3), X, y, tol=0, n_iter_no_change=3,
+                         max_iter=budget)
+    assert 7 <= history.n_iter < 50  # at least 65 steps, then the plateau
+    curve = history.loss_curve
+    assert curve[-4] - min(curve[-3:]) < 0.05 * curve[-4]
+
+
+def test_budgeted_training_warns_without_a_plateau():
+    from sk_prodembed._engine import EpochBudget
+
+    X, y = _data()
+    budget = EpochBudget(min_steps=10, min_epochs=1, max_epochs=4, plateau=1e-12)
+    with pytest.warns(ConvergenceWarning, match=r"maximum iterations \(4, max_iter='auto'"):
+        history = _train(LinearRegressionObjective(3), X, y, tol=0, n_iter_no_change=100,
+                         max_iter=budget)
+    assert history.n_iter == 4 and history.n_steps == 40

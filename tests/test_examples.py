@@ -20,6 +20,7 @@ EXAMPLES = sorted(EXAMPLES_DIR.glob("*.py"))
 # A line each script prints once it has computed its results.
 EXPECTED_OUTPUT = {
     "column_transformer.py": "Columns: ['text__maskedautoencoderembedder0'",
+    "copurchase.py": "TripletEmbedder fine-tuned with pairs",
     "grid_search.py": "Best parameters: {",
     "out_of_core.py": "Test precision@10",
     "plot_embeddings.py": "Saved figure to",

@@ -1,22 +1,24 @@
 import numpy as np
 import pytest
 
-from sk_prodembed._indexed import IndexedGradient, densify
+from _gradients import densify
+
+from sk_prodembed._indexed import IndexedGradient
 
 
 @pytest.mark.parametrize("order", ["C", "F"])
-def test_rows_take_put_and_toarray(order):
+def test_rows_take_put_and_densify(order):
     param = np.asarray(np.arange(20.0).reshape(5, 4), order=order)
     grad = IndexedGradient(np.array([3, 0]), np.ones((2, 4)))
     np.testing.assert_array_equal(grad.take(param), param[[3, 0]])
     grad.put(param, -np.ones((2, 4)))
     assert (param[[0, 3]] == -1).all() and (param[[1, 2, 4]] >= 0).all()
-    dense = grad.toarray(param)
+    dense = densify(grad, param)
     np.testing.assert_array_equal(dense.sum(axis=1), [4, 0, 0, 4, 0])
 
 
 @pytest.mark.parametrize("order", ["C", "F"])
-def test_columns_take_put_and_toarray(order):
+def test_columns_take_put_and_densify(order):
     param = np.asarray(np.arange(20.0).reshape(4, 5), order=order)
     grad = IndexedGradient(np.array([4, 1]), 2 * np.ones((4, 2)), axis=1)
     np.testing.assert_array_equal(grad.take(param), param[:, [4, 1]])

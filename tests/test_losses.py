@@ -56,13 +56,26 @@ def test_multinomial_is_scale_free_and_stable():
     assert np.isfinite(huge_loss) and np.isfinite(huge_grad).all()
 
 
-def test_missing_entries_are_ignored():
-    target = TARGET.copy()
-    target[~OBSERVED] = np.nan
-    for loss_function in (squared_error, multinomial_log_likelihood):
-        loss, grad = loss_function(np.where(OBSERVED, target, 0), OUTPUT.copy(), OBSERVED)
-        assert np.isfinite(loss)
-        assert not grad[~OBSERVED].any()
+@pytest.mark.parametrize("loss_function", [squared_error, multinomial_log_likelihood])
+def test_unobserved_entries_change_neither_loss_nor_gradient(loss_function):
+    # Whatever the target and the output hold at unobserved entries, they
+    # count for nothing and get no gradient.
+    junk = np.where(OBSERVED, TARGET, 7.0)
+    noisy_output = np.where(OBSERVED, OUTPUT, -3.0)
+    loss, grad = loss_function(TARGET * OBSERVED, OUTPUT.copy(), OBSERVED)
+    junk_loss, junk_grad = loss_function(junk, noisy_output, OBSERVED)
+    assert junk_loss == pytest.approx(loss)
+    np.testing.assert_allclose(junk_grad, grad)
+    assert not grad[~OBSERVED].any()
+
+
+def test_squared_error_with_missing_entries_brute_force():
+    loss, _ = squared_error(TARGET, OUTPUT.copy(), OBSERVED)
+    expected = sum(
+        0.5 * (OUTPUT[i, j] - TARGET[i, j]) ** 2
+        for i in range(5) for j in range(6) if OBSERVED[i, j]
+    )
+    assert loss == pytest.approx(expected / 5)
 
 
 def test_multinomial_row_with_nothing_observed():

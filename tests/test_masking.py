@@ -88,9 +88,9 @@ def test_zero_masking_is_the_same_for_dense_and_sparse_forms(dtype):
 
 @pytest.mark.parametrize("mask_ratio", [0.0, 1e-7, 0.3, 1 - 1e-7])
 def test_mask_probability_is_the_ratio_at_16_bit_resolution(mask_ratio):
-    from sk_prodembed._masking import _hidden
+    from sk_prodembed._masking import _random_mask
 
-    hidden = _hidden((2000, 1000), mask_ratio, np.random.RandomState(0))
+    hidden = _random_mask((2000, 1000), mask_ratio, np.random.RandomState(0))
     # A positive ratio hides something and a ratio below one keeps something,
     # however close to 0 or 1; otherwise the share is the ratio within the
     # sampling error and the 2**-16 resolution.

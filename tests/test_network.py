@@ -125,20 +125,23 @@ def test_indexed_gradients_equal_the_dense_ones(column_major_output):
     # Sparse input: the first layer's gradient covers the stored features
     # only; output_columns: the last layer's covers those columns only. Dense
     # equivalents, with zeros elsewhere, must be the same numbers.
-    from sk_prodembed._indexed import IndexedGradient, densify
+    from _gradients import densify
+
+    from sk_prodembed._indexed import IndexedGradient
 
     rng = np.random.RandomState(0)
     X = sp.random(8, 30, density=0.1, format="csr", random_state=1)
-    network = MLP.initialize(
-        [30, 4, 25], "tanh", "identity", np.float64, rng, column_major_output
-    )
+    network = MLP.initialize([30, 4, 25], "tanh", "identity", np.float64, rng)
+    if column_major_output:
+        network.store_output_columns_contiguously()
     assert network.coefs[-1].flags.f_contiguous == column_major_output
     columns = np.array([20, 3, 7, 11])
     outputs = network.forward(X, output_columns=columns)
     output_grad = rng.randn(8, 4)
+    touched = network.touched_slices(X, output_columns=columns)
     dense, _ = network.backward(outputs, output_grad.copy(), output_columns=columns)
     indexed, _ = network.backward(
-        outputs, output_grad.copy(), output_columns=columns, indexed_grads=True
+        outputs, output_grad.copy(), output_columns=columns, touched=touched
     )
     assert isinstance(indexed[0], IndexedGradient)  # first layer, sparse input
     np.testing.assert_array_equal(indexed[0].index, np.unique(X.indices))
@@ -156,30 +159,24 @@ def test_indexed_gradients_equal_the_dense_ones(column_major_output):
     np.testing.assert_allclose(indexed[0].values - dense[0][rows], 0.5 / 8 * W0[rows])
 
 
-def test_forward_refreshes_the_slices_that_indexed_gradients_cover():
-    # refresh is called, before anything is read, on exactly the slices that
-    # backward(indexed_grads=True) returns as IndexedGradient.
+def test_touched_slices_are_the_indexed_gradients_of_backward():
+    # One list says which slices a batch touches: backward returns exactly
+    # those as IndexedGradient, with the same positions and axes.
     rng = np.random.RandomState(0)
     X = sp.random(8, 30, density=0.1, format="csr", random_state=1)
     network = MLP.initialize([30, 4, 25], "tanh", "identity", np.float64, rng)
     columns = np.array([20, 3, 7, 11])
-    calls = []
-
-    def refresh(param, index, axis):
-        calls.append((next(i for i, p in enumerate(network.params) if p is param), index, axis))
-
-    outputs = network.forward(X, output_columns=columns, refresh=refresh)
+    touched = network.touched_slices(X, output_columns=columns)
+    outputs = network.forward(X, output_columns=columns)
     grads, _ = network.backward(
-        outputs, rng.randn(8, 4), output_columns=columns, indexed_grads=True
+        outputs, rng.randn(8, 4), output_columns=columns, touched=touched
     )
-    indexed = [
-        (i, g.index, g.axis) for i, g in enumerate(grads) if not isinstance(g, np.ndarray)
-    ]
-    assert len(calls) == len(indexed) == 3
-    for (i, index, axis), (j, expected_index, expected_axis) in zip(calls, indexed):
-        assert (i, axis) == (j, expected_axis)
-        np.testing.assert_array_equal(index, expected_index)
-    # Dense input and no output columns: nothing is lazy, nothing refreshed.
-    calls.clear()
-    network.forward(X.toarray(), refresh=refresh)
-    assert calls == []
+    assert [slices is None for slices in touched] == [
+        isinstance(grad, np.ndarray) for grad in grads
+    ] == [False, False, True, False]
+    for slices, grad in zip(touched, grads):
+        if slices is not None:
+            assert grad.axis == slices.axis
+            np.testing.assert_array_equal(grad.index, slices.index)
+    # Dense input and no output columns: nothing is touched lazily.
+    assert network.touched_slices(X.toarray()) == [None] * 4

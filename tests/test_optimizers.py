@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 
+from _gradients import densify
+
 from sk_prodembed._optimizers import SGD, Adam, make_optimizer
 
 
@@ -96,7 +98,7 @@ def _indexed_step_on_both(rng, index, axis, twins):
     width = lazy_param.shape[1 - axis]
     values = rng.randn(len(index), width) if axis == 0 else rng.randn(width, len(index))
     grad = IndexedGradient(index, values, axis)
-    dense_grad = grad.toarray(dense_param)  # before values serve as scratch space
+    dense_grad = densify(grad, dense_param)  # before values serve as scratch space
     lazy.update_params([lazy_param], [grad])
     dense.update_params([dense_param], [dense_grad])
 
@@ -179,7 +181,7 @@ def test_flush_of_large_parameters_goes_block_by_block_exactly(axis):
         index = rng.choice(3000, 500, replace=False)
         values = rng.randn(500, 64) if axis == 0 else rng.randn(64, 500)
         grad = IndexedGradient(index, values, axis)
-        dense_grad = grad.toarray(dense_param)
+        dense_grad = densify(grad, dense_param)
         lazy.update_params([lazy_param], [grad])
         dense.update_params([dense_param], [dense_grad])
     lazy.flush([lazy_param])
@@ -203,7 +205,7 @@ def test_lazy_and_dense_steps_mix_exactly(nesterov):
     for kind in ["lazy", "lazy", "dense", "dense", "lazy", "dense", "lazy", "lazy"]:
         values = rng.randn(2, 3)
         grad = IndexedGradient(rng.choice(6, 2, replace=False), values)
-        dense_grad = grad.toarray(dense_param)
+        dense_grad = densify(grad, dense_param)
         lazy.update_params([lazy_param], [grad if kind == "lazy" else dense_grad.copy()])
         dense.update_params([dense_param], [dense_grad])
     lazy.flush([lazy_param])
@@ -212,29 +214,79 @@ def test_lazy_and_dense_steps_mix_exactly(nesterov):
 
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
 @pytest.mark.parametrize("axis", [0, 1])
-def test_refreshed_slices_read_as_dense_updates_left_them(solver, axis):
-    # A forward pass refreshes the slices it is about to read: they must then
-    # hold what dense updates would have left there (exactly for SGD; Adam's
-    # catch-up is approximate, as in test_lazy_updates_catch_up_with_dense_updates),
-    # so that the gradient is taken at the same weights.
+def test_caught_up_slices_read_as_dense_updates_left_them(solver, axis):
+    # Before a batch's forward pass, catch_up brings the slices it touches up
+    # to date: they must then hold what dense updates would have left there
+    # (exactly for SGD; Adam's catch-up is approximate, as in
+    # test_lazy_updates_catch_up_with_dense_updates), so that the gradient is
+    # taken at the same weights.
+    from sk_prodembed._indexed import Slices
+
     rng = np.random.RandomState(0)
     shape = (9, 4) if axis == 0 else (4, 9)
     twins = _twin_optimizers(solver, rng.randn(*shape))
     lazy_param, dense_param, lazy, _ = twins
-    refresh = lazy.refresher([lazy_param])
-    refresh(lazy_param, np.arange(3), axis)  # nothing lazy yet: a no-op
+    lazy.catch_up([lazy_param], [Slices(np.arange(3), axis)])  # nothing lazy yet: a no-op
+    lazy.catch_up([lazy_param], [None])  # a parameter read whole: nothing to do
     rtol = 1e-12 if solver == "sgd" else 1e-6
     for step in range(15):
         index = rng.choice(9, 3, replace=False)
         before = lazy_param.copy()
-        refresh(lazy_param, index, axis)
+        lazy.catch_up([lazy_param], [Slices(index, axis)])
         np.testing.assert_allclose(
             np.take(lazy_param, index, axis=axis), np.take(dense_param, index, axis=axis),
             rtol=rtol,
         )
         if step > 0:
-            # Only the refreshed slices were written.
+            # Only the caught-up slices were written.
             _assert_untouched(lazy_param, before, index, axis)
         _indexed_step_on_both(rng, index, axis, twins)
     lazy.flush([lazy_param])
+    np.testing.assert_allclose(lazy_param, dense_param, rtol=rtol)
+
+
+@pytest.mark.parametrize(
+    "solver, kwargs",
+    [
+        ("sgd", dict(momentum=1.0)),  # a geometric ratio of exactly 1
+        ("sgd", dict(momentum=0.0)),
+        ("adam", dict(beta_1=0.9, beta_2=0.81)),  # beta_1 / sqrt(beta_2) = 1
+        ("adam", dict(beta_1=0.0)),
+        ("adam", dict(beta_1=0.9, beta_2=0.0)),  # no second moment left to decay
+        ("adam", dict(beta_1=0.9, beta_2=0.5)),  # ratio above 1
+    ],
+)
+def test_catch_up_at_boundary_values_follows_dense_updates(solver, kwargs):
+    # The closed-form catch-up must hold where its geometric ratio is 0, 1 or
+    # more (it divided 0 by 0 at exactly 1). Adam's neglects epsilon next to
+    # the decayed second moment, so it is compared where epsilon is negligible;
+    # with beta_2 = 0 the second moment is zero and the catch-up is exact.
+    from sk_prodembed._indexed import IndexedGradient, Slices
+
+    rng = np.random.RandomState(0)
+    settings = dict(learning_rate=0.01, momentum=0.9, beta_1=0.9, beta_2=0.999, epsilon=1e-30)
+    settings.update(kwargs)
+    lazy_param = rng.randn(6, 3)
+    dense_param = lazy_param.copy()
+    lazy = make_optimizer(solver, [lazy_param], **settings)
+    dense = make_optimizer(solver, [dense_param], **settings)
+    if solver == "adam":
+        # Where the bias correction has settled: the catch-up takes the
+        # skipped steps at the current step size.
+        lazy.t = dense.t = 20000
+    if settings["beta_2"] == 0:
+        lazy.epsilon = dense.epsilon = 1e-3
+    first = rng.randn(6, 3)
+    lazy.update_params([lazy_param], [first.copy()])
+    dense.update_params([dense_param], [first.copy()])
+    for _ in range(8):
+        index = rng.choice(6, 2, replace=False)
+        lazy.catch_up([lazy_param], [Slices(index)])
+        grad = IndexedGradient(index, rng.randn(2, 3))
+        dense_grad = densify(grad, dense_param)
+        lazy.update_params([lazy_param], [grad])
+        dense.update_params([dense_param], [dense_grad])
+    lazy.flush([lazy_param])
+    assert np.isfinite(lazy_param).all()
+    rtol = 1e-10 if solver == "sgd" or settings["beta_2"] == 0 else 1e-4
     np.testing.assert_allclose(lazy_param, dense_param, rtol=rtol)

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn import config_context
 from sklearn.base import clone
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -13,7 +12,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from sk_prodembed import _recommender
 from sk_prodembed._recommender import NearestNeighborRecommender
+from sk_prodembed._search import _exact
 from sk_prodembed.datasets import make_product_catalog
 
 # predict returns (n_queries, n_recommendations) item ids, where these checks
@@ -28,6 +29,7 @@ _ONE_PREDICTION_PER_ROW = (
     [
         NearestNeighborRecommender(),
         NearestNeighborRecommender(3, metric="euclidean", algorithm="kd_tree"),
+        NearestNeighborRecommender(3, algorithm="hnsw", hnsw_m=4, ef_construction=8),
     ],
     expected_failed_checks=lambda estimator: {
         "check_estimator_sparse_array": _ONE_PREDICTION_PER_ROW,
@@ -60,6 +62,13 @@ def _reference_top_k(queries, catalog, metric, n, exclude_self=False):
 
 
 @pytest.fixture
+def tiny_blocks(monkeypatch):
+    """Blocks of 4 queries by 8 items, so small tests cross many block edges."""
+    monkeypatch.setattr(_exact, "QUERY_BLOCK", 4)
+    monkeypatch.setattr(_exact, "ITEM_BLOCK", 8)
+
+
+@pytest.fixture
 def catalog_and_queries():
     rng = np.random.default_rng(0)
     return rng.normal(size=(60, 5)), rng.normal(size=(17, 5))
@@ -69,15 +78,13 @@ def catalog_and_queries():
 @pytest.mark.parametrize("algorithm", ["brute", "auto", "kd_tree", "ball_tree"])
 @pytest.mark.parametrize("exclude_self", [False, True])
 def test_top_k_matches_full_similarity_matrix(
-    catalog_and_queries, metric, algorithm, exclude_self
+    catalog_and_queries, tiny_blocks, metric, algorithm, exclude_self
 ):
     catalog, queries = catalog_and_queries
     if exclude_self:
         queries = catalog
     recommender = NearestNeighborRecommender(7, metric=metric, algorithm=algorithm)
-    # A tiny working memory splits the brute search into blocks of a few queries.
-    with config_context(working_memory=0.002):
-        ids, similarities = recommender.fit(catalog).recommend(queries, exclude_self=exclude_self)
+    ids, similarities = recommender.fit(catalog).recommend(queries, exclude_self=exclude_self)
     expected_ids, expected_similarities = _reference_top_k(
         queries, catalog, metric, 7, exclude_self
     )
@@ -86,15 +93,14 @@ def test_top_k_matches_full_similarity_matrix(
 
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
-def test_sparse_input_gives_the_dense_result_and_stays_sparse(metric):
+def test_sparse_input_gives_the_dense_result_and_stays_sparse(tiny_blocks, metric):
     rng = np.random.default_rng(1)
     catalog = sp.random(80, 30, density=0.2, format="csr", random_state=rng, dtype=np.float32)
     queries = sp.random(9, 30, density=0.2, format="csr", random_state=rng, dtype=np.float32)
     sparse_recommender = NearestNeighborRecommender(5, metric=metric).fit(catalog)
     dense_recommender = NearestNeighborRecommender(5, metric=metric).fit(catalog.toarray())
     assert sp.issparse(sparse_recommender.catalog_)
-    with config_context(working_memory=0.001):
-        sparse_ids, sparse_similarities = sparse_recommender.recommend(queries)
+    sparse_ids, sparse_similarities = sparse_recommender.recommend(queries)
     dense_ids, dense_similarities = dense_recommender.recommend(queries.toarray())
     # Sparse rows with no shared feature tie at similarity 0 (cosine), so
     # compare similarities everywhere and ids only where similarities differ.
@@ -127,7 +133,9 @@ def test_exclude_self_when_the_item_hides_behind_many_duplicates(algorithm):
     assert not np.any(ids == np.arange(6)[:, None])
 
 
-def test_exclude_self_auto_detects_the_catalog(catalog_and_queries):
+def test_exclude_self_auto_detects_the_catalog(catalog_and_queries, monkeypatch):
+    # The catalog is compared with the queries 7 rows at a time.
+    monkeypatch.setattr(_recommender, "_COMPARE_BLOCK", 7)
     catalog, queries = catalog_and_queries
     recommender = NearestNeighborRecommender(4).fit(catalog)
     auto_ids, _ = recommender.recommend(catalog.copy(), exclude_self="auto")
@@ -139,7 +147,13 @@ def test_exclude_self_auto_detects_the_catalog(catalog_and_queries):
         recommender.recommend(queries, exclude_self="auto")[0],
         recommender.recommend(queries)[0],
     )
-    # Same shape, different rows: not the catalog.
+    # Same shape, different rows (only in the last block, or everywhere): not the catalog.
+    last_changed = catalog.copy()
+    last_changed[-1] += 1e-3
+    assert not np.any(
+        recommender.recommend(last_changed, exclude_self="auto")[0]
+        != recommender.recommend(last_changed)[0]
+    )
     other = catalog[::-1]
     assert_array_equal(
         recommender.recommend(other, exclude_self="auto")[0], recommender.predict(other)
@@ -194,11 +208,10 @@ def test_dtype_is_kept_and_input_untouched(catalog_and_queries):
     assert_array_equal(catalog32, before)
 
 
-def test_threads_give_the_same_result(catalog_and_queries):
+def test_threads_give_the_same_result(catalog_and_queries, tiny_blocks):
     catalog, queries = catalog_and_queries
-    with config_context(working_memory=0.002):
-        serial = NearestNeighborRecommender(5).fit(catalog).recommend(queries)
-        threaded = NearestNeighborRecommender(5, n_jobs=2).fit(catalog).recommend(queries)
+    serial = NearestNeighborRecommender(5).fit(catalog).recommend(queries)
+    threaded = NearestNeighborRecommender(5, n_jobs=2).fit(catalog).recommend(queries)
     assert_array_equal(serial[0], threaded[0])
     assert_allclose(serial[1], threaded[1])
 

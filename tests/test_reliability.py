@@ -89,6 +89,21 @@ def test_all_zero_rows_give_finite_embeddings(Estimator, sparse):
     X = sp.csr_matrix(X) if sparse else X
     Z = _fit(Estimator(**FAST), X, y).transform(X)
     assert np.isfinite(Z).all()
+    # A row with no feature has nothing to place it by: the zero vector, not
+    # the biases' point, which all such rows would share (a cosine of 1).
+    np.testing.assert_array_equal(Z[::4], 0)
+    assert (np.abs(Z[1::4]).sum(axis=1) > 0).all()
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_partial_fit_refuses_early_stopping_and_keeps_the_model(Estimator):
+    X, y = _data()
+    model = _fit(Estimator(**FAST), X, y)
+    before = model.transform(X)
+    model.set_params(early_stopping=True)
+    with pytest.raises(ValueError, match="partial_fit does not support early_stopping"):
+        model.partial_fit(X, y)
+    np.testing.assert_array_equal(model.transform(X), before)
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)

@@ -170,14 +170,32 @@ def test_partial_fit_matches_fit_epoch_by_epoch():
     np.testing.assert_allclose(fitted.transform(X), stepped.transform(X), rtol=1e-6, atol=1e-8)
 
 
-def test_early_stopping_records_validation_precision_and_restores_the_best():
+def test_early_stopping_records_validation_precision_and_restores_the_best(monkeypatch):
+    import sk_prodembed._base as base
+
+    held_out = {}
+
+    def recording_split(*args, **kwargs):
+        split = base_split(*args, **kwargs)
+        held_out["X"], held_out["y"] = split[1], split[3]
+        return split
+
+    base_split = base.split_validation
+    monkeypatch.setattr(base, "split_validation", recording_split)
     X, y = _catalog()
-    params = dict(early_stopping=True, validation_fraction=0.2, max_iter=8, n_iter_no_change=2)
+    params = dict(
+        early_stopping=True, validation_fraction=0.3, max_iter=12, n_iter_no_change=2,
+        learning_rate_init=0.3, tol=0, random_state=1,  # a step this large overshoots
+    )
     model = _fit(_small(**params), X, y)
     scores = model.validation_scores_
     assert len(scores) == model.n_iter_
     assert all(0 <= s <= 1 for s in scores)
     assert model.best_validation_score_ == max(scores)
+    # The last epoch was not the best, and the model has the best one's weights.
+    assert scores[-1] < max(scores)
+    E = model.transform(held_out["X"])
+    assert leave_one_out_precision(E, held_out["y"], "cosine") == pytest.approx(max(scores))
 
 
 def test_fully_unlabeled_fit_is_self_supervised():
@@ -309,9 +327,16 @@ def test_unusable_labels_are_clear_errors(labels, message):
 
 
 def test_singleton_classes_are_fine_with_unlabeled_rows():
+    # Ten classes of one row each have no positive pair: they serve as
+    # negatives only, and the fit learns through the self-supervised term.
     X, _ = _catalog()
     labels = np.r_[np.arange(10), np.full(140, -1)]
-    _fit(_small(max_iter=2), X, labels)
+    model = _fit(_small(max_iter=6, tol=0), X, labels)
+    np.testing.assert_array_equal(model.classes_, np.arange(10))
+    assert all(np.isfinite(loss) and loss > 0 for loss in model.loss_curve_)
+    assert model.loss_curve_[-1] < model.loss_curve_[0]
+    Z = model.transform(X)
+    np.testing.assert_allclose(np.linalg.norm(Z, axis=1), 1, rtol=1e-6)
 
 
 def test_score_is_leave_one_out_precision_at_10_ignoring_unlabeled_rows():
@@ -351,3 +376,51 @@ def test_feature_names_out_and_pickle():
 
 def test_target_is_required():
     assert _small().__sklearn_tags__().target_tags.required
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(solver="sgd", momentum=1.0),
+        dict(solver="sgd", momentum=0.0),
+        dict(beta_1=0.9, beta_2=0.81),
+        dict(beta_1=0.0),
+        dict(beta_2=0.0),
+    ],
+)
+def test_boundary_optimizer_settings_train_on_sparse_input_as_on_dense(params):
+    # Sparse input trains with lazy updates whose closed-form catch-up has a
+    # geometric ratio of 0 or 1 at these settings (1 divided 0 by 0, which
+    # made the sparse fit diverge in its first epoch while the dense one trained).
+    X, y = _catalog()
+
+    def fit(X):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model = _small(max_iter=4, **params).fit(X, y)
+        diverged = any("diverged" in str(w.message) for w in caught)
+        return model, diverged
+
+    sparse_model, sparse_diverged = fit(X)
+    dense_model, dense_diverged = fit(X.toarray())
+    assert sparse_diverged == dense_diverged
+    assert sparse_model.n_iter_ == dense_model.n_iter_
+    assert np.isfinite(sparse_model.transform(X)).all()
+    assert np.isfinite(dense_model.transform(X.toarray())).all()
+
+
+def test_proxy_loss_learns_and_keeps_its_classes():
+    X, y = _catalog(seed=0)
+    X_test, y_test = _catalog(seed=1)
+    model = _fit(_small(loss="proxy", max_iter=15), X, y)
+    assert model.proxies_.shape == (5, 8)
+    assert model.score(X_test, y_test) > leave_one_out_precision(X_test.toarray(), y_test, "cosine") + 0.2
+    before = model.transform(X)
+    with pytest.raises(ValueError, match="loss='proxy' learns one proxy per class"):
+        model.partial_fit(X[:10], np.full(10, 7))
+    np.testing.assert_array_equal(model.transform(X), before)
+    # Known classes and unlabeled rows continue training.
+    partly = y.copy()
+    partly[::2] = -1
+    model.partial_fit(X, partly)
+    assert model.n_iter_ == 16 and model.proxies_.shape == (5, 8)

@@ -1,0 +1,205 @@
+"""Exact top-k search: blocked matrix products with a running k-th score per query.
+
+Scoring a (query, item) pair costs a few flops inside a matrix product; picking
+the k best of a million scores per query is what is slow when done naively
+(negate, arg-partition, gather, all on full rows of int64). Here each block of
+queries is multiplied with one block of catalog items at a time into a
+preallocated float32 buffer, and only the entries that beat the query's current
+k-th best score are looked at again. After the first few blocks almost no entry
+does, so selection costs one ``max`` pass over the block.
+
+Memory above the catalog and the output is a fixed number of block buffers per
+thread plus one block of rescored pairs, whatever the catalog size and the number
+of queries (see :data:`QUERY_BLOCK`, :data:`ITEM_BLOCK`, :data:`RESCORE_BLOCK`).
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from joblib import Parallel, delayed
+from sklearn.utils.extmath import row_norms
+from threadpoolctl import threadpool_limits
+
+# One buffer holds QUERY_BLOCK x ITEM_BLOCK scores (4 MB in float32): small
+# enough to stay in the last-level cache between the product and the max pass,
+# large enough for the matrix product to run near peak. Each thread holds at
+# most three such buffers (scores, the rows with candidates, a boolean mask).
+QUERY_BLOCK = 512
+ITEM_BLOCK = 2048
+# Queries rescored at once: bounds the gathered (query, item) rows to
+# RESCORE_BLOCK * n * n_features values.
+RESCORE_BLOCK = 1024
+
+
+def block_memory_bytes(itemsize, n_threads):
+    """Upper bound of the working memory of :func:`exact_top_k` above its output."""
+    return n_threads * QUERY_BLOCK * ITEM_BLOCK * (2 * itemsize + 1)
+
+
+def exact_top_k(queries, catalog, n, *, metric, exclusions=None, n_jobs=1):
+    """Catalog rows and similarities of the ``n`` best items per query.
+
+    Parameters
+    ----------
+    queries : {ndarray, csr_matrix} of shape (n_queries, n_features)
+        Prepared query rows (L2-normalised for cosine), dtype of ``catalog``.
+    catalog : {ndarray, csr_matrix} of shape (n_items, n_features)
+        Prepared catalog rows.
+    n : int
+        Items per query, at most the number of items each query may receive.
+    metric : {"cosine", "euclidean"}
+        With "euclidean" items are ranked by ``q.c - |c|^2 / 2``, which orders
+        them as ``-|q - c|``; the norms are computed block by block, so no
+        array grows with the catalog.
+    exclusions : csr_matrix of shape (n_queries, n_items), default=None
+        Non-zero entries are (query, item) pairs never to recommend.
+    n_jobs : int, default=1
+        Threads over query blocks. Above 1, the BLAS runs single-threaded for
+        the duration of the call, so threads never exceed ``n_jobs``.
+
+    Returns
+    -------
+    rows : ndarray of shape (n_queries, n) of intp
+        Catalog rows, best first; equal scores by increasing row.
+    scores : ndarray of shape (n_queries, n)
+        Cosine similarity, or negated euclidean distance.
+    """
+    n_queries = queries.shape[0]
+    query_blocks = [slice(start, min(start + QUERY_BLOCK, n_queries))
+                    for start in range(0, n_queries, QUERY_BLOCK)]
+    # A transposed view; a sparse catalog is sliced by rows (cheap in CSR) instead.
+    catalog_t = None if sp.issparse(catalog) else catalog.T
+
+    def search(block):
+        block_exclusions = None if exclusions is None else exclusions[block]
+        return _top_k_of_query_block(
+            queries[block], catalog, catalog_t, n, metric == "euclidean", block_exclusions
+        )
+
+    n_jobs = max(1, min(n_jobs, len(query_blocks)))
+    if n_jobs == 1:
+        results = [search(block) for block in query_blocks]
+    else:
+        with threadpool_limits(1, user_api="blas"):
+            results = Parallel(n_jobs=n_jobs, prefer="threads")(
+                delayed(search)(block) for block in query_blocks
+            )
+    rows = np.vstack(results) if results else np.empty((0, n), dtype=np.intp)
+    return sorted_by_score(rows, rescore(queries, catalog, rows, metric))
+
+
+def sorted_by_score(rows, scores):
+    """Sort each query's entries by decreasing score; equal scores by row."""
+    order = np.lexsort((rows, -scores), axis=-1)
+    return np.take_along_axis(rows, order, 1), np.take_along_axis(scores, order, 1)
+
+
+def rescore(queries, catalog, rows, metric):
+    """Similarity of each query to its chosen catalog rows, computed pair by pair.
+
+    The block products rank by a shifted score (euclidean) in float32; the
+    returned similarity is recomputed from the rows themselves, so it does not
+    suffer the cancellation of ``|q|^2 - 2 q.c + |c|^2``.
+    """
+    n_queries, n = rows.shape
+    scores = np.zeros((n_queries, n), dtype=catalog.dtype)
+    for start in range(0, n_queries if n else 0, RESCORE_BLOCK):
+        block = slice(start, start + RESCORE_BLOCK)
+        scores[block] = _rescore_block(queries[block], catalog, rows[block], metric)
+    return scores
+
+
+def _rescore_block(queries, catalog, rows, metric):
+    n_queries, n = rows.shape
+    flat = rows.ravel()
+    repeated = np.repeat(np.arange(n_queries), n)
+    if sp.issparse(queries) or sp.issparse(catalog):
+        query_rows = _as_csr(queries)[repeated]
+        item_rows = _as_csr(catalog)[flat]
+        if metric == "cosine":
+            values = np.asarray(query_rows.multiply(item_rows).sum(axis=1)).ravel()
+        else:
+            difference = query_rows - item_rows
+            values = -np.sqrt(np.asarray(difference.multiply(difference).sum(axis=1)).ravel())
+    else:
+        query_rows = queries[repeated]
+        item_rows = catalog[flat]
+        if metric == "cosine":
+            values = np.einsum("ij,ij->i", query_rows, item_rows)
+        else:
+            difference = query_rows - item_rows
+            values = -np.sqrt(np.einsum("ij,ij->i", difference, difference))
+    return values.reshape(n_queries, n)
+
+
+def _as_csr(X):
+    return X if sp.issparse(X) else sp.csr_matrix(X)
+
+
+def _top_k_of_query_block(queries, catalog, catalog_t, n, euclidean, exclusions):
+    n_block, n_items = queries.shape[0], catalog.shape[0]
+    dense = not sp.issparse(queries) and not sp.issparse(catalog)
+    if dense:
+        queries = np.ascontiguousarray(queries)
+    buffer = np.empty((n_block, min(ITEM_BLOCK, n_items)), dtype=catalog.dtype)
+    best_scores = np.full((n_block, n), -np.inf, dtype=catalog.dtype)
+    best_rows = np.full((n_block, n), -1, dtype=np.intp)
+    thresholds = best_scores[:, -1].copy()
+    if exclusions is not None:
+        excluded = exclusions.tocoo()
+        order = np.argsort(excluded.col, kind="stable")
+        excluded_rows, excluded_cols = excluded.row[order], excluded.col[order]
+
+    for start in range(0, n_items, ITEM_BLOCK):
+        stop = min(start + ITEM_BLOCK, n_items)
+        scores = buffer[:, : stop - start]
+        if dense:
+            np.matmul(queries, catalog_t[:, start:stop], out=scores)
+        else:
+            block = catalog[start:stop].T if catalog_t is None else catalog_t[:, start:stop]
+            product = queries @ block
+            np.copyto(scores, product.toarray() if sp.issparse(product) else product)
+        if euclidean:
+            scores -= row_norms(catalog[start:stop], squared=True) / 2
+        if exclusions is not None:
+            lo, hi = np.searchsorted(excluded_cols, [start, stop])
+            scores[excluded_rows[lo:hi], excluded_cols[lo:hi] - start] = -np.inf
+
+        # Only rows whose best entry in this block beats their k-th best so far
+        # can change; after the first blocks these are few.
+        changed = np.flatnonzero(scores.max(axis=1) > thresholds)
+        if changed.size == 0:
+            continue
+        candidates = scores[changed] if changed.size < n_block else scores
+        row_thresholds = thresholds[changed]
+        if candidates.shape[1] > n and changed.size * n * 4 < np.count_nonzero(
+            candidates > row_thresholds[:, None]
+        ):
+            # Many entries beat the threshold (the first blocks): no more than
+            # the block's own top n (ties included) can enter the running top n.
+            kth = np.partition(candidates, candidates.shape[1] - n, axis=1)[
+                :, candidates.shape[1] - n
+            ]
+            row_thresholds = np.maximum(row_thresholds, np.nextafter(kth, -np.inf))
+        local_rows, local_cols = np.nonzero(candidates > row_thresholds[:, None])
+        _merge(
+            best_scores, best_rows, changed, n,
+            changed[local_rows], candidates[local_rows, local_cols], local_cols + start,
+        )
+        thresholds[changed] = best_scores[changed, -1]
+    return best_rows
+
+
+def _merge(best_scores, best_rows, changed, n, new_query, new_scores, new_rows):
+    """Merge candidate entries into the running top ``n`` of the changed queries."""
+    query = np.concatenate([np.repeat(changed, n), new_query])
+    scores = np.concatenate([best_scores[changed].ravel(), new_scores])
+    rows = np.concatenate([best_rows[changed].ravel(), new_rows])
+    # Empty slots (row -1, score -inf) sort last; equal scores by increasing row.
+    order = np.lexsort((np.where(rows < 0, np.iinfo(np.intp).max, rows), -scores, query))
+    query, scores, rows = query[order], scores[order], rows[order]
+    group_start = np.flatnonzero(np.r_[True, query[1:] != query[:-1]])
+    group_sizes = np.diff(np.r_[group_start, len(query)])
+    rank = np.arange(len(query)) - np.repeat(group_start, group_sizes)
+    keep = rank < n
+    best_scores[changed] = scores[keep].reshape(-1, n)
+    best_rows[changed] = rows[keep].reshape(-1, n)

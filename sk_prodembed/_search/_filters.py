@@ -1,0 +1,101 @@
+"""Which (query, item) pairs must not be recommended, and how each backend honours them.
+
+Every exclusion (the query item itself, ``exclude_items``, the item a query by
+id was made from) becomes one boolean CSR matrix of shape (n_queries, n_items).
+Exact search masks the excluded entries of each score block. An index (HNSW,
+trees) cannot mask per query, so each query asks it for ``n`` plus its number
+of exclusions, and the excluded rows are dropped from the answer.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def exclusion_matrix(n_queries, n_items, query_rows, item_rows):
+    """Boolean CSR matrix with True at each (query_rows[i], item_rows[i])."""
+    data = np.ones(len(query_rows), dtype=bool)
+    matrix = sp.csr_matrix(
+        (data, (query_rows, item_rows)), shape=(n_queries, n_items), dtype=bool
+    )
+    matrix.sum_duplicates()
+    return matrix
+
+
+def combine(*matrices):
+    """Union of exclusion matrices (None entries are ignored); None if all are None."""
+    matrices = [matrix for matrix in matrices if matrix is not None]
+    if not matrices:
+        return None
+    union = matrices[0]
+    for matrix in matrices[1:]:
+        union = union + matrix
+    union = sp.csr_matrix(union, dtype=bool)
+    union.eliminate_zeros()
+    union.sum_duplicates()
+    return union
+
+
+def item_exclusions(exclude_items, n_queries, n_items, rows_of_ids):
+    """The ``exclude_items`` argument of ``recommend`` as an exclusion matrix, or None.
+
+    It is either a matrix of shape (n_queries, n_items) whose non-zero entries
+    are excluded, or one sequence of item ids per query (None for none), which
+    ``rows_of_ids(ids) -> (rows, found)`` turns into catalog rows; ids not in
+    the catalog (a discontinued item in a purchase history) are ignored.
+    """
+    if exclude_items is None:
+        return None
+    if sp.issparse(exclude_items):
+        if exclude_items.shape != (n_queries, n_items):
+            raise ValueError(
+                f"exclude_items as a matrix must have shape ({n_queries}, {n_items}) "
+                f"(queries, catalog items), got {exclude_items.shape}."
+            )
+        return combine(sp.csr_matrix(exclude_items, dtype=bool))
+    if isinstance(exclude_items, (str, bytes)) or len(exclude_items) != n_queries:
+        raise ValueError(
+            f"exclude_items must hold one sequence of item ids per query ({n_queries}), "
+            "or be a sparse matrix."
+        )
+    per_query = [[] if ids is None else list(ids) for ids in exclude_items]
+    query_rows = np.repeat(np.arange(n_queries), [len(ids) for ids in per_query])
+    flat = np.asarray([item for ids in per_query for item in ids])
+    item_rows, found = rows_of_ids(flat)
+    return exclusion_matrix(n_queries, n_items, query_rows[found], item_rows[found])
+
+
+def n_excluded(exclusions, n_queries):
+    if exclusions is None:
+        return np.zeros(n_queries, dtype=np.intp)
+    return np.diff(exclusions.indptr)
+
+
+def index_top_k(search, queries, n, exclusions):
+    """The ``n`` best non-excluded catalog rows per query that ``search`` finds.
+
+    ``search(queries, k)`` returns (n_queries, k) catalog rows, best first, -1
+    where it found fewer. Queries with the same number of exclusions (rounded
+    up to a power of two, so there are few distinct requests) are asked
+    together. Returns the rows (-1 padded) and a mask of the queries that got
+    ``n`` rows, so the caller can answer the others exactly.
+    """
+    n_queries = queries.shape[0]
+    extra = n_excluded(exclusions, n_queries)
+    requested = np.where(extra > 0, n + 2 ** np.ceil(np.log2(np.maximum(extra, 1))), n)
+    rows = np.full((n_queries, n), -1, dtype=np.intp)
+    complete = np.zeros(n_queries, dtype=bool)
+    for k in np.unique(requested).astype(int).tolist():
+        group = np.flatnonzero(requested == k)
+        found = search(queries[group], k)
+        valid = found >= 0
+        if exclusions is not None:
+            pair_query = np.repeat(group, k)[valid.ravel()]
+            excluded = np.asarray(exclusions[pair_query, found[valid]]).ravel()
+            valid[valid] = ~excluded
+        # Keep the first n valid entries of each row, in the index's order.
+        order = np.argsort(~valid, axis=1, kind="stable")[:, :n]
+        kept = np.take_along_axis(found, order, 1)
+        kept_valid = np.take_along_axis(valid, order, 1)
+        rows[group] = np.where(kept_valid, kept, -1)
+        complete[group] = kept_valid.all(axis=1)
+    return rows, complete
