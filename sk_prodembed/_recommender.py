@@ -131,7 +131,8 @@ class NearestNeighborRecommender(BaseEstimator):
     with every item, and a zero catalog item similarity 0 with every query;
     under euclidean it is the origin. Either way :meth:`recommend` warns once
     per call with the number of all-zero queries, whose recommendations are
-    arbitrary (ties at 0 go to the first catalog rows).
+    arbitrary (ties at 0 go to the first catalog rows); :meth:`score` and
+    the scorers count them as misses, without a warning.
 
     **Catalog updates.** :meth:`partial_fit` appends items; the HNSW graph
     inserts them, trees are rebuilt. :meth:`remove_items` deletes rows from
@@ -460,7 +461,11 @@ class NearestNeighborRecommender(BaseEstimator):
         y = column_or_1d(y)
         if len(y) != X.shape[0]:
             raise ValueError(f"y has {len(y)} labels but X has {X.shape[0]} rows.")
-        rows, _ = self._top_k(X, n_recommendations, self._self_exclusions(X, exclude_self))
+        # An empty query counts as a miss in a score; a warning per scored
+        # fold of a model selection would only be noise.
+        rows, _ = self._top_k(
+            X, n_recommendations, self._self_exclusions(X, exclude_self), warn_empty=False
+        )
         catalog_counts = Counter(self.catalog_labels_.tolist())
         n_relevant = np.array([catalog_counts[label] for label in y.tolist()])
         if exclude_self:
@@ -607,11 +612,12 @@ class NearestNeighborRecommender(BaseEstimator):
 
     # -- search --------------------------------------------------------------
 
-    def _top_k(self, X, n_recommendations, exclusions):
+    def _top_k(self, X, n_recommendations, exclusions, warn_empty=True):
         """Catalog rows and similarities of the nearest allowed items, best first."""
         catalog = self.catalog_
         n_queries = X.shape[0]
-        self._warn_about_empty_queries(X)
+        if warn_empty:
+            self._warn_about_empty_queries(X)
         most_excluded = _filters.n_excluded(exclusions, n_queries).max(initial=0)
         n = min(n_recommendations, catalog.shape[0] - most_excluded)
         if n <= 0:
