@@ -73,7 +73,7 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         raise NotImplementedError
 
     # max_iter="auto" (see EpochBudget); subclasses set their own.
-    _auto_epochs = EpochBudget(min_steps=1000, min_epochs=20, max_epochs=200)
+    _auto_epochs = EpochBudget(min_steps=300, min_epochs=20, max_epochs=200, plateau=0.05)
     # Names of the networks returned by ``_initialize_networks``.
     _network_names = ("encoder",)
     # Whether the early-stopping split keeps label proportions.

@@ -52,22 +52,34 @@ class TrainingHistory:
 
 @dataclass(frozen=True)
 class EpochBudget:
-    """``max_iter="auto"``: enough epochs for ``min_steps`` optimizer steps,
-    within ``[min_epochs, max_epochs]``.
+    """``max_iter="auto"``: train until the loss reaches a plateau, with at least
+    enough epochs for ``min_steps`` optimizer steps (and ``min_epochs``), at
+    most ``max_epochs``.
 
     The number of epochs then follows the data: an epoch of a small catalog
     is a few steps, and a fixed number of epochs under-trains it, while a
     large catalog needs few epochs. The steps of an epoch are counted in the
-    first epoch of the call.
+    first epoch of the call. The plateau: over the last ``n_iter_no_change``
+    epochs, the training loss improved by less than the fraction
+    ``plateau`` of its value (the losses of the package live on very
+    different scales, from a soft margin below one to a multinomial
+    log-likelihood of several nats, so the test is relative).
     """
 
     min_steps: int
     min_epochs: int
     max_epochs: int
+    plateau: float = 0.05
 
-    def epochs(self, steps_per_epoch):
+    def least_epochs(self, steps_per_epoch):
         wanted = math.ceil(self.min_steps / max(steps_per_epoch, 1))
         return min(max(wanted, self.min_epochs), self.max_epochs)
+
+    def reached_plateau(self, loss_curve, window):
+        if len(loss_curve) <= window:
+            return False
+        before, recent = loss_curve[-window - 1], min(loss_curve[-window:])
+        return before - recent < self.plateau * abs(before)
 
 
 def shuffled_batches(n_samples, batch_size):
@@ -202,8 +214,10 @@ def train_epochs(
     history : TrainingHistory
         Updated in place.
     max_iter : int or EpochBudget
-        Maximum number of epochs in this call, or a budget that sets it from
-        the optimizer steps of the call's first epoch.
+        Maximum number of epochs in this call, or a budget: at least its
+        least epochs for the steps of the call's first epoch, then until the
+        loss reaches its plateau (or the validation score stops improving),
+        at most its ``max_epochs``.
     tol, n_iter_no_change
         Training stops once the training loss (or, with ``validation``, the
         validation score) has not improved by at least ``tol`` for
@@ -227,9 +241,11 @@ def train_epochs(
     params = objective.params
     best_params = None
     last_finite = None
-    limit = max_iter if isinstance(max_iter, int) else None
+    budget = None if isinstance(max_iter, int) else max_iter
+    limit = max_iter if budget is None else budget.max_epochs
+    least = limit
     epoch = 0
-    while limit is None or epoch < limit:
+    while epoch < limit:
         epoch += 1
         start = time.perf_counter()
         last_finite = _copy_params(params, out=last_finite)
@@ -248,8 +264,8 @@ def train_epochs(
                 ConvergenceWarning,
             )
             return
-        if limit is None:
-            limit = max_iter.epochs(n_steps)
+        if budget is not None and epoch == 1:
+            least = budget.least_epochs(n_steps)
         history.n_iter += 1
         history.n_samples_seen += n_seen
         history.n_steps += n_steps
@@ -282,6 +298,19 @@ def train_epochs(
                 )
             print(message)
 
+        if (
+            check_convergence
+            and budget is not None
+            and validation is None
+            and epoch >= least
+            and budget.reached_plateau(history.loss_curve, n_iter_no_change)
+        ):
+            if verbose:
+                print(
+                    f"Training loss improved by less than {budget.plateau:.0%} over "
+                    f"{n_iter_no_change} epochs. Stopping."
+                )
+            break
         if check_convergence and history.epochs_without_improvement > n_iter_no_change:
             if verbose:
                 what = "Validation score" if validation is not None else "Training loss"
@@ -292,9 +321,9 @@ def train_epochs(
             break
     else:
         if check_convergence:
-            budget = "" if isinstance(max_iter, int) else f", max_iter='auto' at {n_steps} steps an epoch"
+            why = "" if budget is None else ", max_iter='auto', and no plateau"
             warnings.warn(
-                f"Stochastic optimizer: maximum iterations ({limit}{budget}) reached "
+                f"Stochastic optimizer: maximum iterations ({limit}{why}) reached "
                 "and the optimization hasn't converged yet.",
                 ConvergenceWarning,
             )

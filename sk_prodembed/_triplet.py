@@ -225,8 +225,13 @@ class TripletEmbedder(BaseEmbedder):
         partners new products most often have.
     learning_rate_init : float, default=3e-3
         Step size of the optimizer.
-    max_iter : int, default=20
-        Maximum number of epochs; an epoch draws about ``n_samples`` rows.
+    max_iter : int or "auto", default="auto"
+        Maximum number of epochs; an epoch draws about ``n_samples`` rows. ``"auto"`` follows the data: at least 20
+        epochs and enough for 300 optimizer steps (a small catalog has few
+        steps an epoch), then until the training loss improves by less than
+        5% over ``n_iter_no_change`` epochs (its plateau: no warning), at
+        most 200 epochs (a ``ConvergenceWarning`` if no plateau came by
+        then). With early stopping, the validation score decides instead.
     tol : float, default=1e-4
         Minimum improvement of the loss (or validation score) that counts.
     n_iter_no_change : int, default=5
@@ -391,7 +396,7 @@ class TripletEmbedder(BaseEmbedder):
         pair_temperature=0.1,
         pair_popularity_correction=False,
         learning_rate_init=3e-3,
-        max_iter=20,
+        max_iter="auto",
         tol=1e-4,
         n_iter_no_change=5,
         early_stopping=False,

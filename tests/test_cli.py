@@ -528,3 +528,91 @@ def test_warnings_interruptions_and_other_errors_are_one_line(
     monkeypatch.setattr(_fit, "fit", job)
     status, out, err = run(capsys, "fit", "--csv", "p.csv", "--model", tmp_path / "m.skops")
     assert (status, out, err) == (expected_status, "", expected_err)
+
+
+def test_products_with_no_known_word_get_no_arbitrary_recommendations(capsys, tmp_path):
+    rows = _rows()
+    rows[5][1] = "zyzzyva"  # in no other product: no word of the vocabulary at --min-df 2
+    _write(tmp_path / "p.csv", rows)
+    model = tmp_path / "m.pkl"
+    status, _, err = run(capsys, "fit", "--csv", tmp_path / "p.csv", *COLUMNS, "--id-column",
+                         "sku", "--model", model, *FAST, "--min-df", "2")
+    assert status == 0, err
+    assert "1 product with no word in at least --min-df=2 products" in err
+
+    status, out, err = run(capsys, "recommend", "--model", model, "--n-recommendations", "2")
+    assert status == 0, err
+    assert "No recommendations for 1 query with no word of the model's vocabulary" in err
+    assert "warning" not in err
+    queries = [line.split(",")[0] for line in out.splitlines()[1:]]
+    assert "sku5" not in queries and len(queries) == 2 * (len(rows) - 1)
+
+    status, out, err = run(capsys, "recommend", "--model", model, "--text", "zyzzyva",
+                           rows[0][1], "--n-recommendations", "1")
+    assert status == 0, err
+    assert "No recommendations for 1 query" in err
+    assert out.splitlines()[1:] == [f"{rows[0][1]},1,sku0,1.0000"]
+
+
+# -- pairs from an orders file ------------------------------------------------
+
+
+def _catalog_and_orders(folder, n_orders=600):
+    # Product i is bought with product i + 100 (and a random one), which their
+    # texts do not say: only the orders can teach it.
+    rows = _rows(200)
+    _write(folder / "p.csv", rows)
+    rng = np.random.RandomState(0)
+    with open(folder / "orders.csv", "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["order_id", "sku"])
+        for order in range(n_orders):
+            first = rng.randint(100)
+            for item in {first, first + 100, rng.randint(200)}:
+                writer.writerow([f"o{order}", f"sku{item}"])
+        writer.writerow(["o-last", "not-in-the-catalog"])
+    return folder / "p.csv", folder / "orders.csv"
+
+
+def test_fit_learns_from_the_pairs_of_an_orders_file(capsys, tmp_path):
+    catalog, orders = _catalog_and_orders(tmp_path)
+    model = tmp_path / "m.pkl"
+    status, _, err = run(capsys, "fit", "--csv", catalog, "--text-column", "name", "--id-column",
+                         "sku", "--orders", orders, "--model", model, "--max-iter", "30",
+                         "--n-components", "16", "--min-df", "1")
+    assert status == 0, err
+    assert "1 order line with a product not in the catalog (or no order id): left out" in err
+    assert "pairs of products bought together, from 600 orders" in err
+    assert "Fitting TripletEmbedder(16)" in err
+    status, out, _ = run(capsys, "recommend", "--model", model, "--n-recommendations", "5",
+                         "--quiet")
+    recs = list(csv.DictReader(out.splitlines()))
+    partners = {(f"sku{i}", f"sku{i + 100}") for i in range(100)}
+    found = {(r["item_id"], r["recommended_id"]) for r in recs} & partners
+    # The text alone finds almost none of them (a product's partner is random text).
+    assert len(found) >= 80
+
+
+BAD_ORDERS = {
+    "no id column": (["--text-column", "name"], "--orders needs --id-column"),
+    "unknown order column": (["--text-column", "name", "--id-column", "sku", "--order-column",
+                              "basket"], "no column 'basket' (--order-column) in"),
+    "no pair": (["--text-column", "name", "--id-column", "sku", "--min-pair-count", "1000"],
+                "no pair of catalog products is in at least --min-pair-count=1000 of the orders"),
+    "autoencoder": (["--text-column", "name", "--id-column", "sku", "--embedder", "autoencoder"],
+                    "--orders trains the triplet embedder"),
+    "npmi out of range": (["--text-column", "name", "--id-column", "sku", "--min-npmi", "2"],
+                          "--min-npmi must be between -1 and 1, got 2.0"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_ORDERS))
+def test_bad_orders_input_is_one_line_before_fitting(capsys, tmp_path, case):
+    catalog, orders = _catalog_and_orders(tmp_path, n_orders=30)
+    options, message = BAD_ORDERS[case]
+    status, out, err = run(capsys, "fit", "--csv", catalog, "--orders", orders, *options,
+                           "--model", tmp_path / "m.pkl", *FAST, "--quiet")
+    assert status == 1 and out == ""
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert message in err
+    assert not (tmp_path / "m.pkl").exists()

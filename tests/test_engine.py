@@ -181,18 +181,35 @@ def test_epoch_budget_follows_the_steps_of_an_epoch():
     from sk_prodembed._engine import EpochBudget
 
     budget = EpochBudget(min_steps=1000, min_epochs=20, max_epochs=200)
-    assert budget.epochs(100) == 20  # a large catalog: the least epochs
-    assert budget.epochs(8) == 125  # a small one: enough steps
-    assert budget.epochs(1) == 200  # a tiny one: capped
+    assert budget.least_epochs(100) == 20  # a large catalog: the least epochs
+    assert budget.least_epochs(8) == 125  # a small one: enough steps
+    assert budget.least_epochs(1) == 200  # a tiny one: capped
+    # A plateau: less than 5% better than n_iter_no_change epochs before.
+    assert budget.reached_plateau([10.0, 9.8, 9.7, 9.6], window=3)
+    assert not budget.reached_plateau([10.0, 9.0, 9.5, 9.6], window=3)
+    assert not budget.reached_plateau([10.0, 9.8, 9.7], window=3)  # too short
 
 
-def test_budgeted_training_runs_the_epochs_its_first_epoch_implies():
+def test_budgeted_training_stops_at_the_plateau_after_the_least_epochs():
     from sk_prodembed._engine import EpochBudget
 
-    X, y = _data()  # 10 batches of 20 rows an epoch
-    with pytest.warns(ConvergenceWarning, match=r"maximum iterations \(7, max_iter='auto'"):
-        history = _train(
-            LinearRegressionObjective(3), X, y, tol=0, n_iter_no_change=100,
-            max_iter=EpochBudget(min_steps=65, min_epochs=2, max_epochs=50),
-        )
-    assert history.n_iter == 7 and history.n_steps == 70
+    X, y = _data()  # 10 batches of 20 rows an epoch; converges in a few epochs
+    budget = EpochBudget(min_steps=65, min_epochs=2, max_epochs=50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a plateau is convergence: no warning
+        history = _train(LinearRegressionObjective(3), X, y, tol=0, n_iter_no_change=3,
+                         max_iter=budget)
+    assert 7 <= history.n_iter < 50  # at least 65 steps, then the plateau
+    curve = history.loss_curve
+    assert curve[-4] - min(curve[-3:]) < 0.05 * curve[-4]
+
+
+def test_budgeted_training_warns_without_a_plateau():
+    from sk_prodembed._engine import EpochBudget
+
+    X, y = _data()
+    budget = EpochBudget(min_steps=10, min_epochs=1, max_epochs=4, plateau=1e-12)
+    with pytest.warns(ConvergenceWarning, match=r"maximum iterations \(4, max_iter='auto'"):
+        history = _train(LinearRegressionObjective(3), X, y, tol=0, n_iter_no_change=100,
+                         max_iter=budget)
+    assert history.n_iter == 4 and history.n_steps == 40

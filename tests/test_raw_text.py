@@ -69,3 +69,11 @@ def test_other_value_errors_are_unchanged(Estimator):
     with pytest.raises(ValueError, match="features") as error:
         model.transform(np.ones((2, X.shape[1] + 1)))
     assert "holds text" not in str(error.value)
+
+
+@pytest.mark.parametrize("kind", list(RAW_TEXT))
+def test_triplet_fit_on_raw_text_says_to_vectorise(kind):
+    model = TripletEmbedder(n_components=2)
+    with pytest.raises(ValueError, match=MESSAGE) as error:
+        model.fit(RAW_TEXT[kind](), LABELS)
+    assert "make_pipeline(TfidfVectorizer(), TripletEmbedder())" in str(error.value)

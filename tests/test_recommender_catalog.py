@@ -259,3 +259,34 @@ def test_texts_with_no_known_word_match_nothing_through_tfidf():
     with pytest.warns(UserWarning, match="1 of 1 queries"):
         _, similarities = pipe[-1].recommend_for_items([4])
     assert_array_equal(similarities, 0.0)
+
+
+def test_texts_with_no_known_word_match_nothing_through_a_text_pipeline():
+    # The embedders map a row with no stored feature to the zero vector; the
+    # recommender then gives it similarity 0 with everything and warns, instead
+    # of returning arbitrary products as perfect matches.
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+
+    from sk_prodembed import MaskedAutoencoderEmbedder
+    from sk_prodembed.datasets import make_product_catalog
+
+    texts, labels = make_product_catalog(120, 3, noise=0.5, random_state=0)
+    catalog_texts = np.r_[texts, ["", "zzzz"]]  # two catalog items with no known word
+    pipe = make_pipeline(
+        TfidfVectorizer(min_df=2),
+        MaskedAutoencoderEmbedder(n_components=4, max_iter=2, random_state=0),
+        NearestNeighborRecommender(3),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipe.fit(catalog_texts, np.r_[labels, ["none", "none"]])
+    embedded = pipe[:-1].transform(["", "xyzzy qwerty", texts[0]])
+    with pytest.warns(UserWarning, match="2 of 3 queries are all-zero rows"):
+        _, similarities = pipe[-1].recommend(embedded)
+    assert_array_equal(similarities[:2], 0.0)
+    assert similarities[2, 0] > 0.99  # a real text still finds itself
+    # The two empty catalog items are not each other's perfect match.
+    with pytest.warns(UserWarning, match="1 of 1 queries"):
+        _, similarities = pipe[-1].recommend_for_items([len(texts)])
+    assert_array_equal(similarities, 0.0)

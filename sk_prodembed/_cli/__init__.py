@@ -101,7 +101,8 @@ def _training_options():
     group.add_argument("--n-components", type=int, default=64, help="embedding dimension")
     group.add_argument(
         "--max-iter", type=int,
-        help="most epochs per embedder (default: each embedder's own, 20)",
+        help="most epochs per embedder (default: the embedders' max_iter='auto', epochs "
+        "adapted to the catalog's size until the loss settles)",
     )
     group.add_argument(
         "--min-df", type=int, default=2,
@@ -164,6 +165,27 @@ def build_parser(prog="sk-prodembed"):
         "--embedder", choices=("auto", "triplet", "autoencoder"), default="auto",
         help="auto: triplet with --label-column, autoencoder without",
     )
+    orders = fit.add_argument_group(
+        "pairs from orders",
+        "With --orders, the TripletEmbedder also learns from products bought together: "
+        "pairs of products in at least --min-pair-count orders, whose normalised PMI is at "
+        "least --min-npmi (this discounts staples bought with everything), weighted by their "
+        "number of orders. Needs --id-column, the ids the orders file names.",
+    )
+    orders.add_argument(
+        "--orders", metavar="FILE",
+        help="order lines, one row per product of an order (read as --csv is, with the "
+        "separator, encoding and compression detected)",
+    )
+    orders.add_argument("--order-column", default="order_id", help="column of the order ids")
+    orders.add_argument(
+        "--order-item-column",
+        help="column of the product ids (default: the --id-column name)",
+    )
+    orders.add_argument("--min-pair-count", type=int, default=3,
+                        help="fewest orders holding both products of a pair")
+    orders.add_argument("--min-npmi", type=float, default=0.25,
+                        help="smallest normalised PMI of a pair, in [-1, 1]")
     fit.add_argument(
         "--n-recommendations", type=int, default=10,
         help="recommendations per product stored in the model (recommend can ask for others)",
@@ -217,11 +239,14 @@ def _with_default_command(argv):
 
 
 def _check_options(args):
-    for name in ("min_class_size", "n_components", "max_iter", "min_df",
+    for name in ("min_class_size", "n_components", "max_iter", "min_df", "min_pair_count",
                  "n_recommendations", "n_examples"):
         value = getattr(args, name, None)
         if value is not None and value < 1:
             raise CommandError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    min_npmi = getattr(args, "min_npmi", None)
+    if min_npmi is not None and not -1 <= min_npmi <= 1:
+        raise CommandError(f"--min-npmi must be between -1 and 1, got {min_npmi}")
     test_size = getattr(args, "test_size", None)
     if test_size is not None and not 0 < test_size < 1:
         raise CommandError(f"--test-size must be between 0 and 1, got {test_size}")

@@ -17,6 +17,10 @@ from ._training import fit_embedder, make_embedder, make_tfidf, vectorise
 def fit(args, progress):
     """Fit TF-IDF -> embedder on a catalog file, save it with the catalog's embeddings."""
     check_file(args.csv)
+    if args.orders is not None:
+        check_file(args.orders)
+        if not args.id_column:
+            raise CommandError("--orders needs --id-column: the product ids its orders name")
     _check_model_path(args.model)
     texts, labels, ids = read_catalog(args, progress, label_column=args.label_column)
     kind = _embedder_kind(args, texts, labels, ids)
@@ -29,25 +33,35 @@ def fit(args, progress):
     # Each text trains once (a repeated name would be its own free positive);
     # every product, repeated or not, is in the catalog of recommendations.
     distinct = first_of_each(texts)
-    y = _training_labels(texts, labels, distinct, args, progress) if kind == "triplet" else None
+    y = None
+    if kind == "triplet" and labels is not None:
+        y = _training_labels(texts, labels, distinct, args, progress)
     if not distinct.all():
         progress.line(
             f"Training on {count(int(distinct.sum()), 'distinct text')}; the "
             f"{count(int((~distinct).sum()), 'repeated name')} are in the catalog, "
             "not trained twice"
         )
-    # Pairs of products bought together (an --orders file of baskets) would
-    # join here, as rows of the distinct texts: TripletEmbedder.fit(X, y, pairs=...).
+    pair_params = {}
+    if args.orders is not None:
+        pair_params = _pairs_from_orders(args, texts, ids, distinct, progress)
 
     tfidf = make_tfidf(args.min_df)
     train_texts = [text for text, first in zip(texts, distinct) if first]
     X_train = vectorise(tfidf, train_texts, progress, args.min_df)
     embedder = make_embedder(kind, args, not args.quiet)
-    fit_embedder(embedder, X_train, y, progress, f"{type(embedder).__name__}({args.n_components})")
+    fit_embedder(embedder, X_train, y, progress, f"{type(embedder).__name__}({args.n_components})",
+                 **pair_params)
     with progress.stage(f"Indexing the catalog of {count(len(texts), 'product')}"):
+        X = tfidf.transform(texts)
         recommender = NearestNeighborRecommender(args.n_recommendations)
-        catalog = embedder.transform(tfidf.transform(texts))
-        recommender.fit(catalog, item_ids=np.asarray(ids, dtype=object))
+        recommender.fit(embedder.transform(X), item_ids=np.asarray(ids, dtype=object))
+    n_wordless = int((X.getnnz(axis=1) == 0).sum())
+    if n_wordless:
+        progress.line(
+            f"  {count(n_wordless, 'product')} with no word in at least --min-df={args.min_df} "
+            "products: in the catalog, but recommend skips them as queries"
+        )
     model = Pipeline(list(zip(STEP_NAMES, (tfidf, embedder, recommender))))
     with progress.stage(f"Saving {args.model}") as outcome:
         save_model(model, args.model)
@@ -72,11 +86,57 @@ def _embedder_kind(args, texts, labels, ids):
         )
     if len(texts) < 2:
         raise CommandError(f"{args.csv} has a single product; fitting needs at least two")
-    if args.embedder == "triplet" and labels is None:
-        raise CommandError("--embedder triplet needs --label-column")
+    supervised = labels is not None or args.orders is not None
+    if args.embedder == "triplet" and not supervised:
+        raise CommandError("--embedder triplet needs --label-column or --orders")
+    if args.embedder == "autoencoder" and args.orders is not None:
+        raise CommandError("--orders trains the triplet embedder: drop --embedder autoencoder")
     if args.embedder == "auto":
-        return "autoencoder" if labels is None else "triplet"
+        return "triplet" if supervised else "autoencoder"
     return args.embedder
+
+
+def _pairs_from_orders(args, texts, ids, distinct, progress):
+    """``pairs`` and ``pair_weight`` for TripletEmbedder.fit, as rows of the distinct texts."""
+    import numpy as np
+
+    from ..pairs import pairs_from_baskets
+    from ._read import column, read_table
+
+    with progress.stage(f"Reading {args.orders}") as outcome:
+        frame, how = read_table(args.orders)
+        outcome.text = f"{count(len(frame), 'order line')} ({how})"
+    item_column = args.order_item_column or args.id_column
+    orders = column(frame, args.order_column, args.orders, "--order-column")
+    items = column(frame, item_column, args.orders, "--order-item-column")
+    # A product whose name repeats an earlier one trains as that one.
+    first_row = {}
+    canonical = {}
+    for text, item in zip(texts, ids):
+        canonical[item] = first_row.setdefault(text, item)
+    known = [o is not None and i in canonical for o, i in zip(orders, items)]
+    n_unknown = len(known) - sum(known)
+    if n_unknown:
+        progress.line(f"  {count(n_unknown, 'order line')} with a product not in the catalog "
+                      "(or no order id): left out")
+    orders = [o for o, k in zip(orders, known) if k]
+    items = [canonical[i] for i, k in zip(items, known) if k]
+    train_ids = np.asarray(ids, dtype=object)[distinct]
+    found = pairs_from_baskets(
+        np.asarray(orders, dtype=object), np.asarray(items, dtype=object),
+        min_count=args.min_pair_count, min_npmi=args.min_npmi, item_index=train_ids,
+    ) if items else None
+    if found is None or len(found.pairs) == 0:
+        raise CommandError(
+            f"no pair of catalog products is in at least --min-pair-count={args.min_pair_count} "
+            f"of the orders of {args.orders} with NPMI >= --min-npmi={args.min_npmi}: lower them"
+        )
+    progress.line(
+        f"Pairs: {count(len(found.pairs), 'pair')} of products bought together, from "
+        f"{count(int(found.n_orders), 'order')} (at least {args.min_pair_count} orders, "
+        f"NPMI >= {args.min_npmi}), weighted by their number of orders"
+    )
+    return {"pairs": found.pairs, "pair_weight": found.counts.astype(np.float64)}
 
 
 def _training_labels(texts, labels, distinct, args, progress):

@@ -83,7 +83,9 @@ class _EpochRelay(io.TextIOBase):
     def _relay(self, line):
         match = _EPOCH_LINE.match(line)
         if match:
-            line = f"epoch {match[1]}/{self.max_iter}: {match[2]}"
+            # max_iter="auto" has no fixed number of epochs to show.
+            of = f"/{self.max_iter}" if isinstance(self.max_iter, int) else ""
+            line = f"epoch {match[1]}{of}: {match[2]}"
         if line.strip():
             self.progress.line(f"  {line}")
 

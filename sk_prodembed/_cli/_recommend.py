@@ -24,36 +24,71 @@ def recommend(args, progress):
     key_name = "item_id"
     if args.text:
         key_name, keys = "text", list(args.text)
-        ids, scores = recommender.recommend(model[:-1].transform(keys), n)
-    elif args.items or args.csv:
-        if args.items:
-            positions = {item: row for row, item in enumerate(catalog_ids)}
-            unknown = [item for item in args.items if item not in positions]
-            if unknown:
-                raise CommandError(
-                    f"{count(len(unknown), 'id')} of --items not in the model's catalog: "
-                    f"{', '.join(map(repr, unknown[:5]))}{' ...' if len(unknown) > 5 else ''} "
-                    "(ids are the --id-column values given to fit, or row numbers from 0)"
-                )
-            keys = list(args.items)
-            queries = recommender.catalog_[[positions[item] for item in keys]]
-        else:
-            texts, _, keys = read_catalog(args, progress, label_column=None)
-            with progress.stage(f"Embedding {count(len(texts), 'product')}"):
-                queries = model[:-1].transform(texts)
-        # One more, for the query itself when it is a catalog item: an item is
-        # never recommended for itself.
-        ids, scores = recommender.recommend(queries, min(n + 1, len(catalog_ids)))
-        ids, scores = _drop_own_id(keys, ids, scores, n)
+        queries, known = _embed(model, keys)
+    elif args.csv:
+        texts, _, keys = read_catalog(args, progress, label_column=None)
+        with progress.stage(f"Embedding {count(len(texts), 'product')}"):
+            queries, known = _embed(model, texts)
     else:
-        keys = list(catalog_ids)
-        with progress.stage(f"Recommending for all {count(len(keys), 'catalog product')}"):
-            ids, scores = recommender.recommend(recommender.catalog_, n, exclude_self=True)
+        keys = list(catalog_ids) if args.items is None else _check_items(args.items, catalog_ids)
+        positions = {item: row for row, item in enumerate(catalog_ids)}
+        queries = recommender.catalog_[[positions[item] for item in keys]]
+        known = ~_is_empty_text(model, queries)
+
+    # A text with no word of the vocabulary embeds like the empty text, the
+    # same for all of them: its recommendations would be arbitrary.
+    if not known.all():
+        progress.line(
+            f"No recommendations for {count(int((~known).sum()), 'query', 'queries')} with no "
+            "word of the model's vocabulary (the words of at least --min-df products at fit)"
+        )
+        keys = [key for key, ok in zip(keys, known) if ok]
+        queries = queries[known]
+    ids, scores = [], []
+    if keys:
+        with progress.stage(f"Recommending for {count(len(keys), 'query', 'queries')}"):
+            if key_name == "text":
+                ids, scores = recommender.recommend(queries, n)
+            else:
+                # One more, for the query itself when it is a catalog item: an
+                # item is never recommended for itself.
+                ids, scores = recommender.recommend(queries, min(n + 1, len(catalog_ids)))
+                ids, scores = _drop_own_id(keys, ids, scores, n)
     _write_recommendations(args.output, key_name, keys, ids, scores)
     if args.output != "-":
         progress.line(f"Wrote {count(sum(map(len, ids)), 'recommendation')} "
                       f"for {count(len(keys), 'query', 'queries')} to {args.output}")
     return 0
+
+
+def _check_items(items, catalog_ids):
+    known = set(catalog_ids)
+    unknown = [item for item in items if item not in known]
+    if unknown:
+        raise CommandError(
+            f"{count(len(unknown), 'id')} of --items not in the model's catalog: "
+            f"{', '.join(map(repr, unknown[:5]))}{' ...' if len(unknown) > 5 else ''} "
+            "(ids are the --id-column values given to fit, or row numbers from 0)"
+        )
+    return list(items)
+
+
+def _embed(model, texts):
+    """Embeddings of texts, and whether each has a word of the vocabulary."""
+    X = model.named_steps["tfidf"].transform(texts)
+    return model.named_steps["embedder"].transform(X), X.getnnz(axis=1) > 0
+
+
+def _is_empty_text(model, catalog_rows):
+    """Catalog rows embedded as the empty text is (no word of the vocabulary)."""
+    import numpy as np
+    from sklearn.preprocessing import normalize
+
+    empty = model[:-1].transform([""])
+    if model.named_steps["recommender"].metric == "cosine":
+        # The catalog holds unit rows (all-zero rows stay zero).
+        empty = normalize(empty)
+    return np.all(np.isclose(catalog_rows, empty, rtol=0, atol=1e-6), axis=1)
 
 
 def _drop_own_id(keys, ids, scores, n):

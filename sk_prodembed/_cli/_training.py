@@ -28,7 +28,7 @@ def vectorise(tfidf, texts, progress, min_df):
     return X
 
 
-def fit_embedder(embedder, X, y, progress, name):
+def fit_embedder(embedder, X, y, progress, name, **fit_params):
     from sklearn.exceptions import ConvergenceWarning
 
     max_iter = embedder.max_iter
@@ -36,11 +36,13 @@ def fit_embedder(embedder, X, y, progress, name):
         with warnings.catch_warnings(), progress.epochs(max_iter):
             # Reaching max_iter is said in the outcome line instead.
             warnings.simplefilter("ignore", ConvergenceWarning)
-            embedder.fit(X, y)
+            embedder.fit(X, y, **fit_params)
         n_iter = embedder.n_iter_
-        outcome.text = count(n_iter, "epoch") + (
-            " (the --max-iter limit)" if n_iter == max_iter else " (converged)"
-        )
+        if not isinstance(max_iter, int):
+            why = f" (max_iter={max_iter!r})"
+        else:
+            why = " (the --max-iter limit)" if n_iter == max_iter else " (converged)"
+        outcome.text = count(n_iter, "epoch") + why
     return embedder
 
 
