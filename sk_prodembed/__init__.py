@@ -4,6 +4,7 @@
 - :class:`TripletEmbedder`: contrastive metric learning with mined triplets.
 - :class:`NearestNeighborRecommender`: the final step of a recommendation pipeline.
 - :mod:`sk_prodembed.metrics`: ranking metrics and scorers.
+- :mod:`sk_prodembed.pairs`: product pairs from orders, and their splits for evaluation.
 - :mod:`sk_prodembed.datasets`: the bundled Flipkart catalog and synthetic catalogs.
 """
 
@@ -21,6 +22,7 @@ __all__ = [
     "TripletEmbedder",
     "datasets",
     "metrics",
+    "pairs",
     "__version__",
 ]
 
@@ -32,10 +34,10 @@ _LAZY_NAMES = {
     "NearestNeighborRecommender": "._recommender",
     "TripletEmbedder": "._triplet",
 }
-_LAZY_MODULES = {"datasets", "metrics"}
+_LAZY_MODULES = {"datasets", "metrics", "pairs"}
 
 if TYPE_CHECKING:
-    from . import datasets, metrics
+    from . import datasets, metrics, pairs
     from ._autoencoder import MaskedAutoencoderEmbedder
     from ._recommender import NearestNeighborRecommender
     from ._triplet import TripletEmbedder

@@ -20,7 +20,10 @@ Each metric is the mean over queries of a per-query value in [0, 1]. A query
 with no relevant item in the catalog scores 0 on every metric.
 
 :func:`make_recommendation_scorer` turns a metric into a ``scoring=`` object
-for :class:`~sklearn.model_selection.GridSearchCV` and friends. The recommender
+for :class:`~sklearn.model_selection.GridSearchCV` and friends.
+:func:`pair_ranking_score` and :func:`make_pair_scorer` score an embedding by
+pair ground truth (each query's relevant items are its partners, as in the
+cold-start pair protocol), reusing these metrics. The recommender
 owns what the scorers need: its public method
 :meth:`~sk_prodembed.NearestNeighborRecommender.label_ground_truth` returns, for
 query rows and labels, the ``(y_true, y_pred, n_relevant)`` of a metric. Any
@@ -426,3 +429,8 @@ def make_recommendation_scorer(metric="precision", *, k=10):
     0.5
     """
     return _RecommendationScorer(metric, k)
+
+
+# Pair ground truth: defined beside the pair tools it needs, exported here,
+# where users look for metrics (imported last: it uses the functions above).
+from ._pair_metrics import make_pair_scorer, pair_ranking_score  # noqa: E402
