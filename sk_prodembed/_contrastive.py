@@ -206,6 +206,22 @@ def ranking_distances(A, B, metric):
     )
 
 
+def encoder_gradients(encoder, outputs, output_grad, batch, alpha, proxy_grad=None):
+    """The gradients of a contrastive batch, in the objective's ``params`` order.
+
+    Backpropagates ``output_grad`` through ``encoder`` (lazily updated slices
+    as ``IndexedGradient``, from ``batch.touched``), adds the encoder's L2
+    penalty (scaled by ``batch.n_rows``) and appends the gradient of the class
+    proxies when there are some. Returns ``(penalty, grads)``.
+    """
+    n_encoder_params = len(encoder.params)
+    grads, _ = encoder.backward(outputs, output_grad, touched=batch.touched[:n_encoder_params])
+    penalty = encoder.add_l2_penalty(grads, alpha, batch.n_rows)
+    if proxy_grad is not None:
+        grads.append(proxy_grad)
+    return penalty, grads
+
+
 def _stack_rows(blocks):
     if sp.issparse(blocks[0]):
         return sp.vstack(blocks, format="csr")
@@ -334,14 +350,10 @@ class TripletObjective:
         loss, output_grad, proxy_grad = self.output_terms(outputs[-1], batch)
         if not need_gradient:
             return loss, None
-        n_encoder_params = len(self.encoder.params)
-        grads, _ = self.encoder.backward(
-            outputs, output_grad, touched=batch.touched[:n_encoder_params]
+        penalty, grads = encoder_gradients(
+            self.encoder, outputs, output_grad, batch, self.alpha, proxy_grad
         )
-        loss += self.encoder.add_l2_penalty(grads, self.alpha, batch.n_rows)
-        if proxy_grad is not None:
-            grads.append(proxy_grad)
-        return loss, grads
+        return loss + penalty, grads
 
     def loss_and_gradient(self, batch):
         return self._loss(batch, need_gradient=True)

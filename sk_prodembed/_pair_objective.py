@@ -21,6 +21,7 @@ import numpy as np
 
 from ._contrastive import (
     _stack_rows,
+    encoder_gradients,
     embedding_backward,
     l2_normalize,
     l2_normalize_backward,
@@ -150,14 +151,10 @@ class PairObjective:
             loss += term
             if label_proxy_grad is not None:
                 proxy_grad = label_proxy_grad
-        n_encoder_params = len(self.encoder.params)
-        grads, _ = self.encoder.backward(
-            outputs, output_grad, touched=batch.touched[:n_encoder_params]
+        penalty, grads = encoder_gradients(
+            self.encoder, outputs, output_grad, batch, self.alpha, proxy_grad
         )
-        loss += self.encoder.add_l2_penalty(grads, self.alpha, batch.n_rows)
-        if proxy_grad is not None:
-            grads.append(proxy_grad)
-        return loss, grads
+        return loss + penalty, grads
 
     def validation_score(self, X, y):
         raise NotImplementedError(

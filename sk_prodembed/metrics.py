@@ -431,6 +431,15 @@ def make_recommendation_scorer(metric="precision", *, k=10):
     return _RecommendationScorer(metric, k)
 
 
-# Pair ground truth: defined beside the pair tools it needs, exported here,
-# where users look for metrics (imported last: it uses the functions above).
-from ._pair_metrics import make_pair_scorer, pair_ranking_score  # noqa: E402
+_PAIR_METRICS = ("make_pair_scorer", "pair_ranking_score")
+
+
+def __getattr__(name):
+    # Pair ground truth is defined beside the pair tools it needs, which use
+    # this module's metrics; exported here, where users look for metrics, on
+    # first use (an import at the top would be circular).
+    if name in _PAIR_METRICS:
+        from . import _pair_metrics
+
+        return getattr(_pair_metrics, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -120,3 +120,21 @@ def test_scorer_reads_pairs_from_argument_or_row_pairs_y():
         make_pair_scorer("map")
     with pytest.raises(ValueError, match="k must be a positive integer"):
         make_pair_scorer(k=0)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "import sk_prodembed._pair_metrics; from sk_prodembed.metrics import make_pair_scorer",
+        "from sk_prodembed.metrics import pair_ranking_score; import sk_prodembed._pair_metrics",
+        "import sk_prodembed.pairs; from sk_prodembed.metrics import make_pair_scorer",
+    ],
+)
+def test_pair_scorers_import_from_metrics_in_any_order(statement):
+    # sk_prodembed.metrics exports the pair scorers, which use its metrics:
+    # no import order may hit the cycle.
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", statement], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
