@@ -96,7 +96,7 @@ def test_loss_with_log_prior_matches_its_definition():
 def test_gradient_matches_numerical_gradient(symmetric, temperature, log_prior):
     E0 = _embeddings()
 
-    def loss(flat):
+    def loss_and_grad(flat):
         return multiple_negatives_ranking_loss(
             flat.reshape(E0.shape),
             ANCHORS,
@@ -106,19 +106,13 @@ def test_gradient_matches_numerical_gradient(symmetric, temperature, log_prior):
             partners=PARTNERS,
             symmetric=symmetric,
             log_prior=log_prior,
-        )[0]
+        )
+
+    def loss(flat):
+        return loss_and_grad(flat)[0]
 
     def grad(flat):
-        return multiple_negatives_ranking_loss(
-            flat.reshape(E0.shape),
-            ANCHORS,
-            POSITIVES,
-            temperature=temperature,
-            weights=WEIGHTS,
-            partners=PARTNERS,
-            symmetric=symmetric,
-            log_prior=log_prior,
-        )[1].ravel()
+        return loss_and_grad(flat)[1].ravel()
 
     scale = np.abs(grad(E0.ravel())).max()
     assert scale > 1e-3
