@@ -16,8 +16,10 @@ from sklearn.preprocessing import normalize
 from sklearn.utils.metadata_routing import MetadataRequest
 
 from . import metrics
-from ._search._exact import exact_top_k
 from .pairs import RowPairs, check_row_pairs
+
+# Query rows ranked at once: bounds the (chunk, n_rows) similarity matrix.
+_QUERY_CHUNK_ROWS = 1024
 
 
 def partner_sets(pairs, queries):
@@ -56,18 +58,20 @@ def top_k_by_cosine(embedding, queries, k):
     -------
     neighbours : int ndarray of shape (n_queries, k)
     """
-    # The recommender's exact search, with each query's own row excluded:
-    # one block-wise top-k for the package, with its tie rule (lowest row).
     unit = normalize(embedding)
-    if sp.issparse(unit):
-        unit = unit.tocsr()
-    n_queries = len(queries)
-    itself = sp.csr_matrix(
-        (np.ones(n_queries, dtype=np.int8), (np.arange(n_queries), queries)),
-        shape=(n_queries, unit.shape[0]),
-    )
-    rows, _ = exact_top_k(unit[queries], unit, k, metric="cosine", exclusions=itself)
-    return rows
+    top = np.empty((len(queries), k), dtype=np.intp)
+    for start in range(0, len(queries), _QUERY_CHUNK_ROWS):
+        chunk = queries[start : start + _QUERY_CHUNK_ROWS]
+        similarities = unit[chunk] @ unit.T
+        similarities = similarities.toarray() if sp.issparse(similarities) else similarities
+        similarities = np.asarray(similarities, dtype=np.float64)
+        similarities[np.arange(len(chunk)), chunk] = -np.inf
+        best = np.argpartition(-similarities, k - 1, axis=1)[:, :k]
+        best_scores = np.take_along_axis(similarities, best, axis=1)
+        # Ties by the lowest row index, so that the ranking is deterministic.
+        order = np.lexsort((best, -best_scores), axis=1)
+        top[start : start + len(chunk)] = np.take_along_axis(best, order, axis=1)
+    return top
 
 
 _PAIR_METRICS = {
