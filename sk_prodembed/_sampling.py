@@ -14,6 +14,11 @@ for the self-supervised term.
   and at least 2, the least that gives NT-Xent a negative).
 - An epoch is as many batches as make about ``n_samples`` rows drawn, so the
   number of steps per epoch does not depend on the share of labeled rows.
+- ``class_sampling="sqrt"`` draws the classes, and splits the batch's P x K
+  labeled rows among them, in proportion to the square roots of the class
+  sizes (at least 2 rows each): uniform classes treat a catalog's largest
+  category like its smallest, which shifts the embedding towards the rare
+  ones (measured in benchmarks/RESULTS.md, the catalog zoo).
 """
 
 import math
@@ -35,29 +40,43 @@ def _rows_by_class(labels):
 
 
 def _positions_in_classes(sizes, k, rng):
-    """``(len(sizes), k)`` positions within classes of ``sizes`` rows: ``k``
-    distinct ones where a class has at least ``k`` rows, drawn with
-    replacement otherwise.
+    """``(len(sizes), max(k))`` positions within classes of ``sizes`` rows: in
+    row ``i``, the first ``k[i]`` are distinct where class ``i`` has at least
+    ``k[i]`` rows, drawn with replacement otherwise; the rest of the row is
+    0, filler to be masked. ``k`` is one int for every class, or one per class.
 
     Every class at once, by Floyd's algorithm: step ``j`` draws ``t`` in
     ``[0, n - k + j]`` and keeps it, or ``n - k + j`` if ``t`` was kept before;
     each ``k``-subset is then equally likely. A loop of ``rng.choice`` per
     class cost a sixth of a dense training step.
     """
-    uniforms = rng.random_sample((sizes.shape[0], k))
-    positions = np.empty((sizes.shape[0], k), dtype=np.intp)
-    for j in range(k):
-        upper = sizes - k + j + 1
+    k = np.broadcast_to(np.asarray(k, dtype=np.intp), sizes.shape)
+    width = int(k.max()) if k.size else 0
+    uniforms = rng.random_sample((sizes.shape[0], width))
+    positions = np.zeros((sizes.shape[0], width), dtype=np.intp)
+    for j in range(width):
+        upper = np.maximum(sizes - k + j + 1, 1)
         draw = (uniforms[:, j] * upper).astype(np.intp)
         taken = (positions[:, :j] == draw[:, None]).any(axis=1)
         positions[:, j] = np.where(taken, upper - 1, draw)
     small = sizes < k
     positions[small] = (uniforms[small] * sizes[small, None]).astype(np.intp)
+    positions[np.arange(width) >= k[:, None]] = 0
     return positions
 
 
+def sqrt_allocation(sizes, n_rows):
+    """Rows per class for a batch of about ``n_rows`` labeled rows split among
+    classes of ``sizes`` rows in proportion to the square roots of the sizes:
+    at least 2 per class (a positive for the miner), 1 for a single-row class."""
+    weights = np.sqrt(sizes.astype(np.float64))
+    rows = np.maximum(np.rint(n_rows * weights / weights.sum()), 2).astype(np.intp)
+    return np.where(sizes == 1, 1, rows)
+
+
 def class_balanced_batches(
-    labels, classes_per_batch, samples_per_class, max_unlabeled_per_batch
+    labels, classes_per_batch, samples_per_class, max_unlabeled_per_batch,
+    class_sampling="uniform",
 ):
     """Return a ``batches(rng)`` callable yielding the row indices of one epoch.
 
@@ -68,10 +87,17 @@ def class_balanced_batches(
     classes_per_batch : int
         P, the number of classes drawn per batch (all of them if fewer).
     samples_per_class : int
-        K, the rows drawn per class.
+        K, the rows drawn per class (on average, with ``"sqrt"``).
     max_unlabeled_per_batch : int
         Cap on the unlabeled rows of a batch; all-unlabeled data gets
         exactly this many per batch.
+    class_sampling : {"uniform", "sqrt"}, default="uniform"
+        ``"uniform"``: P classes drawn uniformly, K rows of each.
+        ``"sqrt"``: P classes drawn with probabilities in proportion to the
+        square roots of their sizes, and the batch's P x K labeled rows split
+        among them in the same proportion (:func:`sqrt_allocation`), so a
+        large class is seen more often than a small one, but less than in
+        proportion to its size.
 
     Returns
     -------
@@ -95,15 +121,31 @@ def class_balanced_batches(
         unlabeled_per_batch = min(max(share, 2), max_unlabeled_per_batch, n_unlabeled)
     n_batches = max(1, math.ceil(n_samples / (labeled_per_batch + unlabeled_per_batch)))
 
+    if class_sampling == "sqrt":
+        class_probabilities = np.sqrt(class_sizes.astype(np.float64))
+        class_probabilities /= class_probabilities.sum()
+    elif class_sampling != "uniform":
+        raise ValueError(f"unknown class_sampling {class_sampling!r}")
+
     def _labeled_part(rng):
-        chosen = rng.choice(class_sizes.shape[0], n_classes_drawn, replace=False)
-        sizes = class_sizes[chosen]
-        positions = _positions_in_classes(sizes, samples_per_class, rng)
+        if class_sampling == "uniform":
+            chosen = rng.choice(class_sizes.shape[0], n_classes_drawn, replace=False)
+            sizes = class_sizes[chosen]
+            # A class with one row gives it once: K copies would be K - 1 more
+            # rows with no positive but themselves.
+            k = np.where(sizes == 1, 1, samples_per_class)
+        else:
+            chosen = rng.choice(
+                class_sizes.shape[0], n_classes_drawn, replace=False, p=class_probabilities
+            )
+            sizes = class_sizes[chosen]
+            k = sqrt_allocation(sizes, labeled_per_batch)
+        # Uniform batches draw K positions for every class (the random stream
+        # of the versions before "sqrt"), a singleton's one row kept once.
+        width = samples_per_class if class_sampling == "uniform" else k
+        positions = _positions_in_classes(sizes, width, rng)
         rows = grouped[class_starts[chosen][:, None] + positions]
-        # A class with one row gives it once: K copies would be K - 1 more
-        # rows with no positive but themselves.
-        keep = np.ones(rows.shape, dtype=bool)
-        keep[sizes == 1, 1:] = False
+        keep = np.arange(positions.shape[1]) < k[:, None]
         return [rows[keep]]
 
     def batches(rng):

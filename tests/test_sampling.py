@@ -124,3 +124,69 @@ def test_rows_of_a_class_are_drawn_uniformly():
     # The class of 2 rows, 3 draws with replacement: both rows, evenly.
     assert set(small) == {11, 12}
     assert abs(small[11] / (small[11] + small[12]) - 0.5) < 0.02
+
+
+def test_uniform_class_sampling_is_the_default_of_the_sampler_and_unchanged_by_sqrt():
+    # "uniform" is the P x K sampler as it was: same batches for a seed as
+    # without the argument (the random stream of earlier versions).
+    labels = _labels()
+    explicit = class_balanced_batches(labels, 4, 5, 64, class_sampling="uniform")
+    for a, b in zip(_epoch(labels, 4, 5, 64), explicit(np.random.RandomState(0))):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_sqrt_allocation_splits_rows_by_square_roots_with_two_at_least():
+    from sk_prodembed._sampling import sqrt_allocation
+
+    sizes = np.array([400, 100, 25, 1, 4])
+    rows = sqrt_allocation(sizes, 64)
+    # sqrt: 20, 10, 5, 1, 2 of 38 -> 33.7, 16.8, 8.4, 1 (a singleton), 3.4
+    np.testing.assert_array_equal(rows, [34, 17, 8, 1, 3])
+    # 7.6 and 0.4 of 8: the small class still gets 2, the batch 10 rows.
+    np.testing.assert_array_equal(sqrt_allocation(np.array([1000, 3]), 8), [8, 2])
+
+
+def test_sqrt_class_sampling_draws_large_classes_more_by_square_roots():
+    # Classes of 400, 100 and 25 rows: "sqrt" gives them rows of a batch in
+    # the ratio 4 : 2 : 1, "uniform" in 1 : 1 : 1.
+    labels = np.repeat([0, 1, 2], [400, 100, 25])
+    for sampling, expected in (("sqrt", [4 / 7, 2 / 7, 1 / 7]), ("uniform", [1 / 3] * 3)):
+        batches = class_balanced_batches(labels, 3, 7, 0, class_sampling=sampling)
+        rng = np.random.RandomState(0)
+        drawn = np.concatenate([b for _ in range(20) for b in batches(rng)])
+        shares = np.bincount(labels[drawn]) / drawn.shape[0]
+        np.testing.assert_allclose(shares, expected, atol=0.01)
+
+
+def test_sqrt_class_sampling_keeps_distinct_rows_and_a_positive_per_class():
+    labels = _labels()
+    batches = class_balanced_batches(labels, 4, 4, 64, class_sampling="sqrt")
+    rng = np.random.RandomState(0)
+    for _ in range(5):
+        for batch in batches(rng):
+            assert np.all((0 <= batch) & (batch < len(labels)))
+            batch_labels = labels[batch]
+            classes, counts = np.unique(batch_labels[batch_labels != -1], return_counts=True)
+            assert len(classes) == 4
+            for c, count in zip(classes, counts):
+                rows = batch[batch_labels == c]
+                assert count == 1 if c == 2 else count >= 2
+                if np.count_nonzero(labels == c) >= count:  # enough rows: no repeats
+                    assert len(np.unique(rows)) == count
+
+
+def test_sqrt_class_sampling_draws_classes_by_square_roots_when_there_are_more_than_P():
+    # 10 classes, P = 2: a class of 900 rows is drawn far more often than
+    # one of 9 (sqrt 30 against 3), every one of them drawn at some point.
+    sizes = np.array([900] + [9] * 9)
+    labels = np.repeat(np.arange(10), sizes)
+    batches = class_balanced_batches(labels, 2, 4, 0, class_sampling="sqrt")
+    rng = np.random.RandomState(0)
+    present = np.zeros(10)
+    n_batches = 0
+    for _ in range(3):
+        for batch in batches(rng):
+            present[np.unique(labels[batch])] += 1
+            n_batches += 1
+    assert np.all(present > 0)
+    assert present[0] > 0.6 * n_batches > present[1:].max()
