@@ -40,29 +40,54 @@ def _rows_by_class(labels):
 
 
 def _positions_in_classes(sizes, k, rng):
-    """``(len(sizes), max(k))`` positions within classes of ``sizes`` rows: in
-    row ``i``, the first ``k[i]`` are distinct where class ``i`` has at least
-    ``k[i]`` rows, drawn with replacement otherwise; the rest of the row is
-    0, filler to be masked. ``k`` is one int for every class, or one per class.
+    """``(len(sizes), k)`` positions within classes of ``sizes`` rows: ``k``
+    distinct ones where a class has at least ``k`` rows, drawn with
+    replacement otherwise.
 
     Every class at once, by Floyd's algorithm: step ``j`` draws ``t`` in
     ``[0, n - k + j]`` and keeps it, or ``n - k + j`` if ``t`` was kept before;
     each ``k``-subset is then equally likely. A loop of ``rng.choice`` per
     class cost a sixth of a dense training step.
     """
-    k = np.broadcast_to(np.asarray(k, dtype=np.intp), sizes.shape)
-    width = int(k.max()) if k.size else 0
-    uniforms = rng.random_sample((sizes.shape[0], width))
-    positions = np.zeros((sizes.shape[0], width), dtype=np.intp)
-    for j in range(width):
-        upper = np.maximum(sizes - k + j + 1, 1)
+    uniforms = rng.random_sample((sizes.shape[0], k))
+    positions = np.empty((sizes.shape[0], k), dtype=np.intp)
+    for j in range(k):
+        upper = sizes - k + j + 1
         draw = (uniforms[:, j] * upper).astype(np.intp)
         taken = (positions[:, :j] == draw[:, None]).any(axis=1)
         positions[:, j] = np.where(taken, upper - 1, draw)
     small = sizes < k
     positions[small] = (uniforms[small] * sizes[small, None]).astype(np.intp)
-    positions[np.arange(width) >= k[:, None]] = 0
     return positions
+
+
+def _ragged_positions_in_classes(sizes, k, rng):
+    """Positions within classes of ``sizes`` rows, ``k[i]`` for class ``i``:
+    distinct where the class has at least ``k[i]`` rows, drawn with
+    replacement otherwise; concatenated class after class.
+
+    Floyd's algorithm costs a Python step per position of the largest ``k``;
+    here every position is drawn at once, and repeats within a class are
+    redrawn until there are none. The procedure treats a class's rows
+    symmetrically, so every ``k[i]``-subset is equally likely; the redraws
+    are few, as ``k[i]`` is rarely close to the class size.
+    """
+    owner = np.repeat(np.arange(sizes.shape[0]), k)
+    positions = (rng.random_sample(owner.shape[0]) * sizes[owner]).astype(np.intp)
+    distinct = (sizes >= k)[owner]
+    while True:
+        # Sort by (class, position): a repeat sits right after its twin.
+        order = np.lexsort((positions, owner))
+        repeat = np.zeros(order.shape[0], dtype=bool)
+        repeat[1:] = (owner[order[1:]] == owner[order[:-1]]) & (
+            positions[order[1:]] == positions[order[:-1]]
+        )
+        redraw = order[repeat & distinct[order]]
+        if redraw.shape[0] == 0:
+            return positions
+        positions[redraw] = (rng.random_sample(redraw.shape[0]) * sizes[owner[redraw]]).astype(
+            np.intp
+        )
 
 
 def sqrt_allocation(sizes, n_rows):
@@ -122,10 +147,24 @@ def class_balanced_batches(
     n_batches = max(1, math.ceil(n_samples / (labeled_per_batch + unlabeled_per_batch)))
 
     if class_sampling == "sqrt":
-        class_probabilities = np.sqrt(class_sizes.astype(np.float64))
-        class_probabilities /= class_probabilities.sum()
+        sqrt_sizes = np.sqrt(class_sizes.astype(np.float64))
+        every_class = np.arange(class_sizes.shape[0])
+        every_class_rows = sqrt_allocation(class_sizes, labeled_per_batch)
     elif class_sampling != "uniform":
         raise ValueError(f"unknown class_sampling {class_sampling!r}")
+
+    def _sqrt_classes(rng):
+        """The classes of a "sqrt" batch and their rows: every class when
+        there are at most P, otherwise P drawn without replacement with
+        probabilities in proportion to ``sqrt_sizes`` (Efraimidis and
+        Spirakis 2006: the P largest keys ``log(u) / weight``), as successive
+        draws from the classes not yet drawn would."""
+        if n_classes_drawn == class_sizes.shape[0]:
+            return every_class, class_sizes, every_class_rows
+        keys = np.log(rng.random_sample(class_sizes.shape[0])) / sqrt_sizes
+        chosen = np.argpartition(-keys, n_classes_drawn - 1)[:n_classes_drawn]
+        sizes = class_sizes[chosen]
+        return chosen, sizes, sqrt_allocation(sizes, labeled_per_batch)
 
     def _labeled_part(rng):
         if class_sampling == "uniform":
@@ -134,19 +173,13 @@ def class_balanced_batches(
             # A class with one row gives it once: K copies would be K - 1 more
             # rows with no positive but themselves.
             k = np.where(sizes == 1, 1, samples_per_class)
-        else:
-            chosen = rng.choice(
-                class_sizes.shape[0], n_classes_drawn, replace=False, p=class_probabilities
-            )
-            sizes = class_sizes[chosen]
-            k = sqrt_allocation(sizes, labeled_per_batch)
-        # Uniform batches draw K positions for every class (the random stream
-        # of the versions before "sqrt"), a singleton's one row kept once.
-        width = samples_per_class if class_sampling == "uniform" else k
-        positions = _positions_in_classes(sizes, width, rng)
-        rows = grouped[class_starts[chosen][:, None] + positions]
-        keep = np.arange(positions.shape[1]) < k[:, None]
-        return [rows[keep]]
+            positions = _positions_in_classes(sizes, samples_per_class, rng)
+            rows = grouped[class_starts[chosen][:, None] + positions]
+            keep = np.arange(samples_per_class) < k[:, None]
+            return [rows[keep]]
+        chosen, sizes, k = _sqrt_classes(rng)
+        positions = _ragged_positions_in_classes(sizes, k, rng)
+        return [grouped[np.repeat(class_starts[chosen], k) + positions]]
 
     def batches(rng):
         unlabeled_order = rng.permutation(unlabeled_rows)

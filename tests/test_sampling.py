@@ -190,3 +190,31 @@ def test_sqrt_class_sampling_draws_classes_by_square_roots_when_there_are_more_t
             n_batches += 1
     assert np.all(present > 0)
     assert present[0] > 0.6 * n_batches > present[1:].max()
+
+
+def test_ragged_positions_are_uniform_distinct_subsets():
+    # Class sizes 5, 3, 2 with 3, 3, 4 positions: every 3-subset of the first
+    # class equally likely (redrawing repeats treats rows symmetrically), the
+    # second class all three rows, the third (fewer rows than positions)
+    # drawn with replacement, both rows evenly.
+    from collections import Counter
+    from itertools import combinations
+
+    from sk_prodembed._sampling import _ragged_positions_in_classes
+
+    sizes, k = np.array([5, 3, 2]), np.array([3, 3, 4])
+    rng = np.random.RandomState(0)
+    subsets, small = Counter(), Counter()
+    n_draws = 6000
+    for _ in range(n_draws):
+        positions = _ragged_positions_in_classes(sizes, k, rng)
+        first, second, third = np.split(positions, np.cumsum(k)[:-1])
+        assert len(set(first)) == 3 and sorted(second) == [0, 1, 2]
+        subsets[tuple(sorted(first))] += 1
+        small.update(third.tolist())
+    assert set(subsets) == set(combinations(range(5), 3))
+    expected = n_draws / 10
+    chi_square = sum((count - expected) ** 2 / expected for count in subsets.values())
+    assert chi_square < 27.9  # the 0.999 quantile of chi-square with 9 degrees of freedom
+    assert set(small) == {0, 1}
+    assert abs(small[0] / (small[0] + small[1]) - 0.5) < 0.02

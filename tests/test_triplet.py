@@ -185,7 +185,7 @@ def test_early_stopping_records_validation_precision_and_restores_the_best(monke
     X, y = _catalog()
     params = dict(
         early_stopping=True, validation_fraction=0.3, max_iter=12, n_iter_no_change=2,
-        learning_rate_init=0.3, tol=0, random_state=1,  # a step this large overshoots
+        learning_rate_init=1.0, tol=0, random_state=1,  # a step this large overshoots
     )
     model = _fit(_small(**params), X, y)
     scores = model.validation_scores_
@@ -331,10 +331,12 @@ def test_singleton_classes_are_fine_with_unlabeled_rows():
     # negatives only, and the fit learns through the self-supervised term.
     X, _ = _catalog()
     labels = np.r_[np.arange(10), np.full(140, -1)]
-    model = _fit(_small(max_iter=6, tol=0), X, labels)
+    # One step an epoch: the mean of the last five epochs' losses against the
+    # first five's (single steps differ by their random masks).
+    model = _fit(_small(max_iter=30, tol=0, learning_rate_init=3e-2), X, labels)
     np.testing.assert_array_equal(model.classes_, np.arange(10))
     assert all(np.isfinite(loss) and loss > 0 for loss in model.loss_curve_)
-    assert model.loss_curve_[-1] < model.loss_curve_[0]
+    assert np.mean(model.loss_curve_[-5:]) < np.mean(model.loss_curve_[:5]) - 0.05
     Z = model.transform(X)
     np.testing.assert_allclose(np.linalg.norm(Z, axis=1), 1, rtol=1e-6)
 
