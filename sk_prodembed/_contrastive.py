@@ -253,7 +253,7 @@ class TripletObjective:
         Class proxies, trained in place as the last parameter: the labeled
         rows then train the normalised-softmax loss instead of triplets. It
         compares directions, whatever the metric.
-    proxy_temperature : float, default=0.05
+    proxy_temperature : float, default=0.3
     """
 
     def __init__(
@@ -269,7 +269,7 @@ class TripletObjective:
         unlabeled_weight,
         alpha,
         proxies=None,
-        proxy_temperature=0.05,
+        proxy_temperature=0.3,
     ):
         self.encoder = encoder
         self.proxies = proxies
