@@ -170,12 +170,12 @@ def class_balanced_batches(
         if class_sampling == "uniform":
             chosen = rng.choice(class_sizes.shape[0], n_classes_drawn, replace=False)
             sizes = class_sizes[chosen]
-            # A class with one row gives it once: K copies would be K - 1 more
-            # rows with no positive but themselves.
-            k = np.where(sizes == 1, 1, samples_per_class)
             positions = _positions_in_classes(sizes, samples_per_class, rng)
             rows = grouped[class_starts[chosen][:, None] + positions]
-            keep = np.arange(samples_per_class) < k[:, None]
+            # A class with one row gives it once: K copies would be K - 1 more
+            # rows with no positive but themselves.
+            keep = np.ones(rows.shape, dtype=bool)
+            keep[sizes == 1, 1:] = False
             return [rows[keep]]
         chosen, sizes, k = _sqrt_classes(rng)
         positions = _ragged_positions_in_classes(sizes, k, rng)
