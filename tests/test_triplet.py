@@ -226,6 +226,42 @@ def _autoencoder(X, **params):
         return autoencoder.set_params(**params).fit(X)
 
 
+@pytest.mark.parametrize("loss", ["triplet", "proxy"])
+def test_centroid_start_classifies_held_out_rows_before_training(loss):
+    X, y = _catalog(seed=0)
+    X_test, y_test = _catalog(seed=1)
+    untrained = dict(learning_rate_init=1e-12, max_iter=1, loss=loss)
+    by_centroids = _fit(_small(encoder_init="centroids", **untrained), X, y)
+    at_random = _fit(_small(encoder_init="random", **untrained), X, y)
+    raw = leave_one_out_precision(X_test.toarray(), y_test, "cosine")
+    # The noise words are shared, so the leading centroid direction is their
+    # mean; the class directions follow and already separate the classes.
+    assert by_centroids.score(X_test, y_test) > raw + 0.2
+    assert by_centroids.score(X_test, y_test) > at_random.score(X_test, y_test) + 0.2
+
+
+def test_centroid_start_puts_each_proxy_at_its_class_mean_embedding():
+    X, y = _catalog()
+    model = _fit(_small(loss="proxy", learning_rate_init=1e-12, max_iter=1), X, y)
+    E = model.transform(X)
+    means = np.array([E[y == c].mean(axis=0) for c in model.classes_])
+    means /= np.linalg.norm(means, axis=1, keepdims=True)
+    np.testing.assert_allclose(model.proxies_, means, atol=1e-6)
+
+
+def test_centroid_start_ignores_unlabeled_rows():
+    X, y = _catalog()
+    partly = y.copy()
+    partly[::4] = -1
+    untrained = dict(learning_rate_init=1e-12, max_iter=1, unlabeled_weight=0.0)
+    with_unlabeled = _fit(_small(**untrained), X, partly)
+    labeled = partly >= 0
+    only_labeled = _fit(_small(**untrained), X[labeled], partly[labeled])
+    np.testing.assert_allclose(
+        with_unlabeled.encoder_.coefs[0][:, :5], only_labeled.encoder_.coefs[0][:, :5], atol=1e-9
+    )
+
+
 def test_encoder_init_starts_from_the_autoencoder_without_changing_it():
     X, y = _catalog()
     autoencoder = _autoencoder(X)
