@@ -66,6 +66,11 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def _initialize_networks(self, X, y, rng):
         raise NotImplementedError
 
+    def _learning_rate(self):
+        """The optimizer's step size, read when a fit creates its optimizer
+        (after ``_initialize_networks``)."""
+        return self.learning_rate_init
+
     def _make_objective(self, networks, X, y):
         raise NotImplementedError
 
@@ -175,7 +180,7 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             optimizer = make_optimizer(
                 self.solver,
                 objective.params,
-                learning_rate=self.learning_rate_init,
+                learning_rate=self._learning_rate(),
                 momentum=self.momentum,
                 beta_1=self.beta_1,
                 beta_2=self.beta_2,
