@@ -85,7 +85,10 @@ def _merge_classes(classes, new_labels):
 
 # learning_rate_init="auto": from the ridge start, training refines a map
 # that already classifies, and the step size of a random start (3e-3) undid
-# it within a few epochs on small catalogs (benchmarks/RESULTS.md).
+# it within a few epochs on small catalogs; but the self-supervised term of
+# unlabeled rows learns from scratch and needs the larger step (Instacart at
+# 2% labels: 0.463 at 3e-4, 0.504 at 3e-3; benchmarks/RESULTS.md). The step
+# goes geometrically from one to the other with the fraction of labeled rows.
 DEFAULT_LEARNING_RATE = 3e-3
 RIDGE_START_LEARNING_RATE = 3e-4
 
@@ -266,11 +269,14 @@ class TripletEmbedder(BaseEmbedder):
         popular products away from everything, although they are the
         partners new products most often have.
     learning_rate_init : float or "auto", default="auto"
-        Step size of the optimizer. ``"auto"``: 3e-4 when the encoder starts
-        from the ridge start (``encoder_init="ridge"`` with labeled rows),
-        whose map already classifies and which 3e-3 undid within a few
-        epochs on small catalogs; 3e-3 from any other start (random, a
-        fitted autoencoder, pairs only).
+        Step size of the optimizer. ``"auto"``: from the ridge start
+        (``encoder_init="ridge"`` with labeled rows), ``3e-4 ** f * 3e-3 **
+        (1 - f)`` for a fraction ``f`` of labeled rows: 3e-4 when every row
+        is labeled, as the start already classifies and 3e-3 undid it within
+        a few epochs on small catalogs, towards 3e-3 as unlabeled rows
+        dominate, whose self-supervised term learns from scratch (at 2%
+        labels on Instacart, 3e-4 scored 0.04 below 3e-3). 3e-3 from any
+        other start (random, a fitted autoencoder, pairs only).
     max_iter : int or "auto", default="auto"
         Maximum number of epochs; an epoch draws about ``n_samples`` rows. ``"auto"`` follows the data: at least 20
         epochs and enough for 300 optimizer steps (a small catalog has few
@@ -589,8 +595,11 @@ class TripletEmbedder(BaseEmbedder):
             encoder, directions = initialize_from_labels(
                 layer_sizes, self.activation, X, labels, X.dtype, rng
             )
-        # Read by _learning_rate when the optimizer is made.
-        self._supervised_start = directions is not None
+        # Read by _learning_rate when the optimizer is made: the fraction of
+        # labeled rows of a fit from the ridge start, else 0.
+        self._ridge_start_labeled_fraction = (
+            0.0 if directions is None else float(np.mean(labels >= 0))
+        )
         networks = {"encoder": encoder}
         if self.loss == "proxy":
             proxies = initial_proxies(len(self.classes_), self.n_components, X.dtype, rng)
@@ -608,7 +617,8 @@ class TripletEmbedder(BaseEmbedder):
     def _learning_rate(self):
         if self.learning_rate_init != "auto":
             return self.learning_rate_init
-        return RIDGE_START_LEARNING_RATE if self._supervised_start else DEFAULT_LEARNING_RATE
+        labeled = self._ridge_start_labeled_fraction
+        return float(RIDGE_START_LEARNING_RATE**labeled * DEFAULT_LEARNING_RATE ** (1 - labeled))
 
     def _copy_initial_encoder(self, layer_sizes, dtype):
         source = self.encoder_init

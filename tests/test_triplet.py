@@ -260,12 +260,20 @@ def test_ridge_start_ignores_unlabeled_rows():
     )
 
 
-def test_auto_learning_rate_is_smaller_from_the_ridge_start():
+def test_auto_learning_rate_is_smaller_from_the_ridge_start_with_labeled_rows():
     X, y = _catalog()
     one_step = dict(max_iter=1, learning_rate_init="auto")
-    assert _fit(_small(**one_step), X, y)._optimizer.learning_rate == 3e-4
-    assert _fit(_small(encoder_init="random", **one_step), X, y)._optimizer.learning_rate == 3e-3
-    assert _fit(_small(max_iter=1, learning_rate_init=0.05), X, y)._optimizer.learning_rate == 0.05
+
+    def rate(model, labels):
+        return _fit(model, X, labels)._optimizer.learning_rate
+
+    assert rate(_small(**one_step), y) == pytest.approx(3e-4)
+    assert rate(_small(encoder_init="random", **one_step), y) == pytest.approx(3e-3)
+    assert rate(_small(max_iter=1, learning_rate_init=0.05), y) == 0.05
+    # Unlabeled rows move it towards 3e-3, geometrically in the labeled fraction.
+    partly = y.copy()
+    partly[::2] = -1
+    assert rate(_small(**one_step), partly) == pytest.approx(np.sqrt(3e-4 * 3e-3))
 
 
 def test_default_fit_refines_the_ridge_start_without_undoing_it():
