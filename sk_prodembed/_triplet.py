@@ -597,18 +597,16 @@ class TripletEmbedder(BaseEmbedder):
             encoder, directions = initialize_from_labels(
                 layer_sizes, self.activation, X, labels, X.dtype, rng
             )
+        labeled = None if directions is None else labels >= 0
         # Read by _learning_rate when the optimizer is made: the fraction of
         # labeled rows of a fit from the ridge start, else 0.
-        self._ridge_start_labeled_fraction = (
-            0.0 if directions is None else float(np.mean(labels >= 0))
-        )
+        self._ridge_start_labeled_fraction = 0.0 if labeled is None else float(labeled.mean())
         networks = {"encoder": encoder}
         if self.loss == "proxy":
             proxies = initial_proxies(len(self.classes_), self.n_components, X.dtype, rng)
-            if directions is not None:
+            if labeled is not None:
                 # Each proxy starts at its class's mean unit embedding, so
                 # the softmax begins as the nearest-centroid classifier.
-                labeled = labels >= 0
                 embeddings = l2_normalize(encoder.predict(X[labeled]))[0]
                 means = class_means(embeddings, labels[labeled], len(proxies))
                 present = np.any(means != 0, axis=1)

@@ -45,6 +45,7 @@ def evaluate(args, progress):
     from sklearn.pipeline import make_pipeline
 
     from .. import NearestNeighborRecommender
+    from .._normalization import l2_normalize
 
     t_train, t_test, y_train, y_test = train_test_split(
         texts, labels, test_size=args.test_size, stratify=labels, random_state=args.random_state
@@ -94,7 +95,7 @@ def evaluate(args, progress):
     beside = embed is not tfidf
     if beside:
         # An embedding trained on categories puts a category's products
-        # nearly on one point (cosines of 0.99 between a suit and leggings of
+        # nearly on one point (cosines printed as 1.00 between a suit and leggings of
         # "Women's Clothing"): precision@10 rewards that, a shopper does not.
         # Side by side with the TF-IDF rows (both parts of unit length, scaled
         # by 1/sqrt(2)), the cosine is the mean of the two: the category from
@@ -108,8 +109,7 @@ def evaluate(args, progress):
         words = tfidf.transform(some_texts)
         if not beside:
             return words
-        learned = embed[-1].transform(words)
-        learned = learned / np.maximum(np.linalg.norm(learned, axis=1, keepdims=True), 1e-12)
+        learned = l2_normalize(embed[-1].transform(words))[0]
         return sp.hstack([words, sp.csr_matrix(learned)], format="csr") / np.sqrt(2.0)
 
     # One more than shown: an example product is its own nearest neighbour.
