@@ -243,7 +243,7 @@ def train_epochs(
     last_finite = None
     budget = None if isinstance(max_iter, int) else max_iter
     limit = max_iter if budget is None else budget.max_epochs
-    least = limit
+    least = 0
     epoch = 0
     while epoch < limit:
         epoch += 1
@@ -311,7 +311,11 @@ def train_epochs(
                     f"{n_iter_no_change} epochs. Stopping."
                 )
             break
-        if check_convergence and history.epochs_without_improvement > n_iter_no_change:
+        if (
+            check_convergence
+            and (validation is not None or epoch >= least)
+            and history.epochs_without_improvement > n_iter_no_change
+        ):
             if verbose:
                 what = "Validation score" if validation is not None else "Training loss"
                 print(

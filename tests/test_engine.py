@@ -204,6 +204,27 @@ def test_budgeted_training_stops_at_the_plateau_after_the_least_epochs():
     assert curve[-4] - min(curve[-3:]) < 0.05 * curve[-4]
 
 
+def test_budgeted_training_runs_its_least_epochs_whatever_tol_says():
+    """The documented minimum of ``max_iter="auto"`` (enough epochs for
+    ``min_steps``) holds against the ``tol`` rule too: a small catalog whose
+    noisy epoch losses stop beating their best by ``tol`` still gets its
+    steps. Before the fix the ``tol`` rule ended such fits early (a default
+    triplet fit of 1,363 rows stopped after 7 of its 50 epochs)."""
+    from sk_prodembed._engine import EpochBudget
+
+    X, y = _data()  # 10 batches an epoch
+    budget = EpochBudget(min_steps=120, min_epochs=1, max_epochs=50, plateau=0.0)
+    # tol=1e9: no epoch after the first counts as an improvement, so the tol
+    # rule alone would stop after 1 + n_iter_no_change + 1 = 3 epochs.
+    history = _train(LinearRegressionObjective(3), X, y, tol=1e9, n_iter_no_change=1,
+                     max_iter=budget)
+    assert history.n_iter == 12  # the least epochs, then the tol rule
+    assert history.n_steps == 120
+    # A plain int max_iter keeps scikit-learn's rule: it stops after 3 epochs.
+    history = _train(LinearRegressionObjective(3), X, y, tol=1e9, n_iter_no_change=1)
+    assert history.n_iter == 3
+
+
 def test_budgeted_training_warns_without_a_plateau():
     from sk_prodembed._engine import EpochBudget
 
