@@ -17,4 +17,8 @@ SKOPS_TRUSTED_TYPES = [
     "sk_prodembed._optimizers.Adam",
     "sk_prodembed._optimizers.SGD",
     "sk_prodembed._engine.TrainingHistory",
+    # The catalog of a recommender fitted on sparse rows (TF-IDF, or the command
+    # line's words beside the embedding). skops rebuilds it with
+    # scipy.sparse.load_npz, which reads arrays without pickle.
+    "scipy.sparse._csr.csr_matrix",
 ]

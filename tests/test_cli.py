@@ -593,6 +593,49 @@ def test_fit_learns_from_the_pairs_of_an_orders_file(capsys, tmp_path):
     assert len(found) >= 80
 
 
+def test_a_triplet_model_recommends_beside_the_words(capsys, tmp_path):
+    """Trained on categories, the embedding alone puts a category's products
+    nearly on one point (cosines near 1.00 between different products, in an
+    order the texts do not explain). The saved model scores by the mean of the
+    TF-IDF cosine and the embedding cosine: the category from the embedding,
+    the order within it from the words."""
+    from sklearn.pipeline import FeatureUnion
+    from sklearn.preprocessing import normalize
+
+    from sk_prodembed import TripletEmbedder
+
+    rows = _rows(120, 3)
+    model, _ = _fit_pickle(capsys, _write(tmp_path / "p.csv", rows), tmp_path,
+                           "--max-iter", "40", "--n-components", "8")
+    side_by_side = model.named_steps["embedder"]
+    assert isinstance(side_by_side, FeatureUnion)
+    triplet = side_by_side.transformer_list[1][1][0].estimator
+    assert isinstance(triplet, TripletEmbedder)
+
+    words = model.named_steps["tfidf"].transform([text for _, text, _ in rows])
+    alone = normalize(triplet.transform(words))
+    word_cosines = (words @ words.T).toarray()
+    expected = (word_cosines + alone @ alone.T) / 2
+    features = side_by_side.transform(words)
+    np.testing.assert_allclose((features @ features.T).toarray(), expected, atol=1e-5)
+
+    labels = np.array([category for _, _, category in rows])
+    same = labels[:, None] == labels[None, :]
+    different_text = word_cosines < 0.999
+    # What the fix is for: alone, different products of a category tie near 1.
+    assert np.median((alone @ alone.T)[same & different_text]) > 0.95
+    status, out, _ = run(capsys, "recommend", "--model", tmp_path / "model.pkl",
+                         "--n-recommendations", "5", "--quiet")
+    assert status == 0
+    recs = list(csv.DictReader(out.splitlines()))
+    category = {sku: label for sku, _, label in rows}
+    scores = np.array([float(r["score"]) for r in recs])
+    assert np.median(scores) < 0.9  # no longer a tie near 1
+    in_category = np.mean([category[r["item_id"]] == category[r["recommended_id"]]
+                           for r in recs])
+    assert in_category > 0.9  # and the category still leads
+
+
 BAD_ORDERS = {
     "no id column": (["--text-column", "name"], "--orders needs --id-column"),
     "unknown order column": (["--text-column", "name", "--id-column", "sku", "--order-column",

@@ -10,13 +10,12 @@ import time
 
 from ._catalog import check_categories, label_filter, read_catalog
 from ._progress import CommandError, count
-from ._training import fit_embedder, make_embedder, make_tfidf, vectorise
+from ._training import beside_words, fit_embedder, make_embedder, make_tfidf, vectorise
 
 
 def evaluate(args, progress):
     """Fit on the training products, report test precision@10, print recommendations."""
     import numpy as np
-    import scipy.sparse as sp
 
     if args.csv is None:
         from ..datasets import load_flipkart_products
@@ -45,7 +44,6 @@ def evaluate(args, progress):
     from sklearn.pipeline import make_pipeline
 
     from .. import NearestNeighborRecommender
-    from .._normalization import l2_normalize
 
     t_train, t_test, y_train, y_test = train_test_split(
         texts, labels, test_size=args.test_size, stratify=labels, random_state=args.random_state
@@ -94,23 +92,17 @@ def evaluate(args, progress):
     embed = models[best_name]
     beside = embed is not tfidf
     if beside:
-        # An embedding trained on categories puts a category's products
-        # nearly on one point (cosines printed as 1.00 between a suit and leggings of
-        # "Women's Clothing"): precision@10 rewards that, a shopper does not.
-        # Side by side with the TF-IDF rows (both parts of unit length, scaled
-        # by 1/sqrt(2)), the cosine is the mean of the two: the category from
-        # the embedding, the order within it from the words.
+        # See beside_words: the embedding alone printed cosines of 1.00
+        # between a suit and leggings of "Women's Clothing".
         print(f"\nRecommendations with {best_name} beside TF-IDF (the mean of the two "
               f"cosines), catalog = all {len(texts)} products:")
+        side_by_side = beside_words(embed[-1])
     else:
         print(f"\nRecommendations with {best_name}, catalog = all {len(texts)} products:")
 
     def features(some_texts):
         words = tfidf.transform(some_texts)
-        if not beside:
-            return words
-        learned = l2_normalize(embed[-1].transform(words))[0]
-        return sp.hstack([words, sp.csr_matrix(learned)], format="csr") / np.sqrt(2.0)
+        return side_by_side.transform(words) if beside else words
 
     # One more than shown: an example product is its own nearest neighbour.
     recommender = NearestNeighborRecommender(args.n_recommendations + 1)

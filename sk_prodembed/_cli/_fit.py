@@ -11,7 +11,7 @@ from ._catalog import check_categories, first_of_each, label_filter, read_catalo
 from ._models import STEP_NAMES, check_writable, import_skops, model_format, save_model
 from ._progress import CommandError, count
 from ._read import check_file
-from ._training import fit_embedder, make_embedder, make_tfidf, vectorise
+from ._training import beside_words, fit_embedder, make_embedder, make_tfidf, vectorise
 
 
 def fit(args, progress):
@@ -52,17 +52,20 @@ def fit(args, progress):
     embedder = make_embedder(kind, args, not args.quiet)
     fit_embedder(embedder, X_train, y, progress, f"{type(embedder).__name__}({args.n_components})",
                  **pair_params)
+    # The triplet embedding recommends beside the words (see beside_words); the
+    # self-supervised autoencoder's does not collapse a category to a point.
+    features = beside_words(embedder) if kind == "triplet" else embedder
     with progress.stage(f"Indexing the catalog of {count(len(texts), 'product')}"):
         X = tfidf.transform(texts)
         recommender = NearestNeighborRecommender(args.n_recommendations)
-        recommender.fit(embedder.transform(X), item_ids=np.asarray(ids, dtype=object))
+        recommender.fit(features.transform(X), item_ids=np.asarray(ids, dtype=object))
     n_wordless = int((X.getnnz(axis=1) == 0).sum())
     if n_wordless:
         progress.line(
             f"  {count(n_wordless, 'product')} with no word in at least --min-df={args.min_df} "
             "products: in the catalog, but recommend skips them as queries"
         )
-    model = Pipeline(list(zip(STEP_NAMES, (tfidf, embedder, recommender))))
+    model = Pipeline(list(zip(STEP_NAMES, (tfidf, features, recommender))))
     with progress.stage(f"Saving {args.model}") as outcome:
         save_model(model, args.model)
         outcome.text = f"{model_format(args.model)}, {Path(args.model).stat().st_size / 1e6:.1f} MB"

@@ -82,13 +82,22 @@ def _embed(model, texts):
 def _is_empty_text(model, catalog_rows):
     """Catalog rows embedded as the empty text is (no word of the vocabulary)."""
     import numpy as np
+    import scipy.sparse as sp
     from sklearn.preprocessing import normalize
 
     empty = model[:-1].transform([""])
     if model.named_steps["recommender"].metric == "cosine":
         # The catalog holds unit rows (all-zero rows stay zero).
         empty = normalize(empty)
-    return np.all(np.isclose(catalog_rows, empty, rtol=0, atol=1e-6), axis=1)
+    if not sp.issparse(catalog_rows):
+        return np.all(np.isclose(catalog_rows, empty, rtol=0, atol=1e-6), axis=1)
+    # Sparse rows (the words beside the embedding): the squared distance to the
+    # empty text's row, ||r||^2 + ||e||^2 - 2 r.e, in float64, without densifying.
+    empty = np.asarray(empty.toarray() if sp.issparse(empty) else empty, dtype=np.float64)[0]
+    rows = catalog_rows.astype(np.float64)
+    squared = np.asarray(rows.multiply(rows).sum(axis=1)).ravel()
+    distance = squared + empty @ empty - 2 * np.asarray(rows @ empty).ravel()
+    return distance <= 1e-10
 
 
 def _drop_own_id(keys, ids, scores, n):

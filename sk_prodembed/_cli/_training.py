@@ -54,3 +54,32 @@ def make_embedder(kind, args, verbose):
     if args.max_iter is not None:
         params["max_iter"] = args.max_iter
     return Embedder(args.n_components, **params)
+
+
+def beside_words(embedder):
+    """A fitted embedder's unit rows beside the TF-IDF rows, for recommending.
+
+    An embedding trained on categories puts a category's products nearly on
+    one point (cosines of 1.00 between a salwar suit and leggings of "Women's
+    Clothing"): category precision rewards that, a shopper does not. Side by
+    side with the words, both parts of unit length and weighted by
+    1/sqrt(2), the cosine is the mean of the two cosines: the category (or
+    the pairs) from the embedding, the order within it from the words (the
+    README's hybrid). Returns a fitted ``FeatureUnion``; the embedder inside
+    is frozen, so fitting the union never refits it.
+    """
+    import numpy as np
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.pipeline import FeatureUnion, make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, Normalizer
+
+    weight = 1 / np.sqrt(2.0)
+    union = FeatureUnion(
+        [
+            ("words", FunctionTransformer(accept_sparse=True)),
+            ("embedding", make_pipeline(FrozenEstimator(embedder), Normalizer())),
+        ],
+        transformer_weights={"words": weight, "embedding": weight},
+    )
+    # Nothing is learned: the words pass through, the embedder is frozen.
+    return union.fit(np.zeros((1, embedder.n_features_in_), dtype=np.float32))
