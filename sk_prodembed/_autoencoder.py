@@ -107,7 +107,8 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
     tol : float, default=1e-4
         Minimum improvement of the loss (or validation score) that counts.
     n_iter_no_change : int, default=5
-        Epochs without improvement before training stops.
+        Epochs without improvement before training stops (with
+        ``max_iter="auto"``, only once its least epochs have run).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows, stop when the masked
         reconstruction score on them stops improving, and restore the

@@ -289,7 +289,8 @@ class TripletEmbedder(BaseEmbedder):
     tol : float, default=1e-4
         Minimum improvement of the loss (or validation score) that counts.
     n_iter_no_change : int, default=5
-        Epochs without improvement before training stops.
+        Epochs without improvement before training stops (with
+        ``max_iter="auto"``, only once its least epochs have run).
     early_stopping : bool, default=False
         Hold out a stratified ``validation_fraction`` of the rows, stop when
         their leave-one-out precision@10 stops improving, and restore the
