@@ -92,6 +92,16 @@ def _merge_classes(classes, new_labels):
 DEFAULT_LEARNING_RATE = 3e-3
 RIDGE_START_LEARNING_RATE = 3e-4
 
+# loss="auto": the proxy loss when the classes are small, the triplet loss when
+# they are large. Over three seeds on the 21 shapes of the catalog zoo
+# (benchmarks/RESULTS.md) the proxy loss scored at or above the triplet loss
+# (within 0.0005) on every shape whose median class has fewer than 45 training
+# rows (by up to 0.008), and the triplet loss at or above the proxy loss
+# (within 0.0005) on every shape whose median class has more than 60 (by up to
+# 0.009): a batch of a few classes of 4 rows holds few distinct positives of a
+# small class, while a proxy stands for its whole class at every step.
+AUTO_PROXY_ROWS_PER_CLASS = 50
+
 
 def _encode_against(y, unlabeled, classes):
     codes = np.full(y.shape[0], UNLABELED, dtype=np.intp)
@@ -139,7 +149,7 @@ class TripletEmbedder(BaseEmbedder):
         returns the unit vectors, so cosine and euclidean nearest neighbours
         agree downstream. ``"euclidean"``: the plain euclidean distance of
         the raw outputs.
-    loss : {"triplet", "proxy"}, default="triplet"
+    loss : {"auto", "triplet", "proxy"}, default="auto"
         The supervised loss of the labeled rows. ``"triplet"``: mined
         triplets with ``miner`` and ``margin``. ``"proxy"``: the
         normalised-softmax loss (Zhai and Wu 2018): each class learns a proxy
@@ -149,14 +159,22 @@ class TripletEmbedder(BaseEmbedder):
         classes; it compares directions whatever the ``metric``. With
         ``"proxy"``, the classes are those of the first fit: a later
         ``partial_fit`` or warm-started fit may not bring new ones.
+        ``"auto"``: ``"proxy"`` when the median class has fewer than 50
+        labeled rows, ``"triplet"`` otherwise; ``"triplet"`` in
+        ``partial_fit`` (later calls may bring new classes) and with pairs.
+        Over three seeds on the 21 shapes of the catalog zoo
+        (``benchmarks/RESULTS.md``) the proxy loss scored at or above the
+        triplet loss (within 0.0005) on every shape whose median class has
+        fewer than 45 rows, the triplet loss at or above it on every shape
+        whose median class has more than 60. The choice is stored in
+        ``loss_``.
     proxy_temperature : float, default=0.3
         Temperature of the ``"proxy"`` loss. On the catalog zoo of
         ``benchmarks/RESULTS.md`` 0.3 scored above 0.05 (Zhai and Wu's value)
         on all 21 catalog shapes, by 0.006 to 0.064, and within 0.005 of the
         better of 0.1 and 0.2 on every one: a low temperature makes every
         training row certain of its class, which over-fits catalogs of short
-        names and small classes. The ``"triplet"`` loss stays the default: it
-        scored higher than the proxy loss on 16 of the 21.
+        names and small classes.
     miner : {"batch_hard", "semi_hard", "batch_all"}, default="batch_hard"
         Which triples of a batch are trained on. ``"batch_hard"``: each
         anchor with its farthest positive and closest negative.
@@ -316,8 +334,10 @@ class TripletEmbedder(BaseEmbedder):
         The labels seen in training, unlabeled (-1) excluded.
     encoder_ : MLP
         The encoder network (``encoder_.coefs``, ``encoder_.intercepts``).
+    loss_ : str
+        The supervised loss used, ``"triplet"`` or ``"proxy"`` (see ``loss``).
     proxies_ : ndarray of shape (n_classes, n_components)
-        The class proxies, with ``loss="proxy"`` (row ``i`` for
+        The class proxies, with the proxy loss (row ``i`` for
         ``classes_[i]``; only their directions count).
     loss_curve_ : list of float
         Mean training loss of each epoch.
@@ -411,7 +431,7 @@ class TripletEmbedder(BaseEmbedder):
         "mask_ratio": [Interval(Real, 0, 1, closed="left")],
         "corruption": [StrOptions({"zero", "marginal"})],
         "temperature": [Interval(Real, 0, None, closed="neither")],
-        "loss": [StrOptions({"triplet", "proxy"})],
+        "loss": [StrOptions({"auto", "triplet", "proxy"})],
         "proxy_temperature": [Interval(Real, 0, None, closed="neither")],
         "unlabeled_weight": [Interval(Real, 0, None, closed="left")],
         "encoder_init": [StrOptions({"ridge", "random"}), HasMethods(["transform"])],
@@ -434,7 +454,7 @@ class TripletEmbedder(BaseEmbedder):
         hidden_layer_sizes=(),
         activation="tanh",
         metric="cosine",
-        loss="triplet",
+        loss="auto",
         proxy_temperature=0.3,
         miner="batch_hard",
         margin="soft",
@@ -546,14 +566,16 @@ class TripletEmbedder(BaseEmbedder):
         X, y, unlabeled = self._validate_X_y(X, y, reset)
         if reset:
             self.classes_ = self._check_supervision(y, unlabeled)
+            self.loss_ = self._resolve_loss(y[~unlabeled])
         else:
             new_classes = np.setdiff1d(y[~unlabeled], self.classes_)
-            if self.loss == "proxy" and new_classes.size:
+            if self.loss_ == "proxy" and new_classes.size:
+                chosen = " (chosen by loss='auto' for small classes)" if self.loss == "auto" else ""
                 raise ValueError(
                     f"y has {new_classes.size} class(es) that the first fit did not see "
-                    f"(for example {new_classes[0]!r}), but loss='proxy' learns one proxy "
-                    "per class of the first fit. Give every class to the first call, "
-                    "or use loss='triplet', which takes new classes as they come."
+                    f"(for example {new_classes[0]!r}), but the proxy loss{chosen} learns "
+                    "one proxy per class of the first fit. Give every class to the first "
+                    "call, or use loss='triplet', which takes new classes as they come."
                 )
             self.classes_ = _merge_classes(self.classes_, new_classes)
         return X, _encode_against(y, unlabeled, self.classes_)
@@ -575,12 +597,33 @@ class TripletEmbedder(BaseEmbedder):
             # Pairs supervise on their own: labels need not give triples.
             self.classes_ = _merge_classes(None if reset else self.classes_, y[~unlabeled])
             labels = _encode_against(y, unlabeled, self.classes_)
+        if reset:
+            # loss="auto" was measured on labels alone: with pairs, the triplet loss.
+            self.loss_ = "triplet" if self.loss == "auto" else self.loss
         pairs, weights = check_pair_supervision(given.pairs, given.pair_weight, X.shape[0])
         return X, PairTargets(labels, pairs, weights)
 
+    def _resolve_loss(self, labels):
+        """``loss``, or for ``"auto"`` the loss for the labeled rows' class sizes."""
+        if self.loss != "auto":
+            return self.loss
+        if not self._auto_loss_may_be_proxy or labels.size == 0:
+            return "triplet"
+        sizes = np.unique(labels, return_counts=True)[1]
+        return "proxy" if np.median(sizes) < AUTO_PROXY_ROWS_PER_CLASS else "triplet"
+
+    def _train(self, X, y, incremental):
+        # partial_fit may bring new classes later, which proxies cannot take:
+        # there loss="auto" is the triplet loss.
+        self._auto_loss_may_be_proxy = not incremental
+        try:
+            super()._train(X, y, incremental)
+        finally:
+            del self._auto_loss_may_be_proxy
+
     @property
     def _network_names(self):
-        return ("encoder", "proxies") if self.loss == "proxy" else ("encoder",)
+        return ("encoder", "proxies") if self.loss_ == "proxy" else ("encoder",)
 
     def _initialize_networks(self, X, y, rng):
         layer_sizes = [
@@ -603,7 +646,7 @@ class TripletEmbedder(BaseEmbedder):
         # labeled rows of a fit from the ridge start, else 0.
         self._ridge_start_labeled_fraction = 0.0 if labeled is None else float(labeled.mean())
         networks = {"encoder": encoder}
-        if self.loss == "proxy":
+        if self.loss_ == "proxy":
             proxies = initial_proxies(len(self.classes_), self.n_components, X.dtype, rng)
             if labeled is not None:
                 # Each proxy starts at its class's mean unit embedding, so

@@ -31,16 +31,18 @@ def _catalog(n_per_class=30, n_classes=5, seed=0, dtype=np.float64):
     return X.tocsr().astype(dtype), labels
 
 
-def _fit(estimator, X, y, method="fit"):
+def _fit(estimator, X, y, method="fit", **fit_params):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return getattr(estimator, method)(X, y)
+        return getattr(estimator, method)(X, y, **fit_params)
 
 
 def _small(**params):
+    # The triplet loss unless a test says otherwise: loss="auto" would pick the
+    # proxy loss for these classes of 30 rows (its tests are below).
     defaults = dict(
         n_components=8, classes_per_batch=5, samples_per_class=4, learning_rate_init=1e-2,
-        max_iter=10, random_state=0,
+        max_iter=10, random_state=0, loss="triplet",
     )
     return TripletEmbedder(**{**defaults, **params})
 
@@ -477,7 +479,7 @@ def test_proxy_loss_learns_and_keeps_its_classes():
     assert model.proxies_.shape == (5, 8)
     assert model.score(X_test, y_test) > leave_one_out_precision(X_test.toarray(), y_test, "cosine") + 0.2
     before = model.transform(X)
-    with pytest.raises(ValueError, match="loss='proxy' learns one proxy per class"):
+    with pytest.raises(ValueError, match="the proxy loss learns one proxy per class"):
         model.partial_fit(X[:10], np.full(10, 7))
     np.testing.assert_array_equal(model.transform(X), before)
     # Known classes and unlabeled rows continue training.
@@ -485,3 +487,50 @@ def test_proxy_loss_learns_and_keeps_its_classes():
     partly[::2] = -1
     model.partial_fit(X, partly)
     assert model.n_iter_ == 16 and model.proxies_.shape == (5, 8)
+
+
+def test_auto_loss_is_the_proxy_loss_for_small_classes_and_the_triplet_loss_for_large():
+    """loss="auto": the proxy loss when the median class has fewer than 50
+    labeled rows, else the triplet loss; either way the very fit of that loss."""
+    for n_per_class, chosen in ((30, "proxy"), (60, "triplet")):
+        X, y = _catalog(n_per_class=n_per_class)
+        auto = _fit(_small(loss="auto", max_iter=3), X, y)
+        explicit = _fit(_small(loss=chosen, max_iter=3), X, y)
+        assert auto.loss_ == chosen
+        assert hasattr(auto, "proxies_") == (chosen == "proxy")
+        np.testing.assert_array_equal(auto.transform(X), explicit.transform(X))
+
+
+def test_auto_loss_counts_labeled_rows_by_the_median_class():
+    X, y = _catalog(n_per_class=60)
+    # Unlabeled rows do not count: 20 labeled rows a class is a small class.
+    partly = np.where(np.arange(len(y)) % 3 == 0, y, -1)
+    assert _fit(_small(loss="auto", max_iter=1), X, partly).loss_ == "proxy"
+    # The median class, not the mean: one huge class among small ones.
+    skewed = y.copy()
+    skewed[skewed == 1] = 0  # class 0: 120 rows, the others 60
+    assert _fit(_small(loss="auto", max_iter=1), X, skewed).loss_ == "triplet"
+    skewed[(skewed >= 2) & (np.arange(len(y)) % 2 == 0)] = 0  # others 30, class 0 210
+    assert _fit(_small(loss="auto", max_iter=1), X, skewed).loss_ == "proxy"
+
+
+def test_auto_loss_is_the_triplet_loss_in_partial_fit_which_takes_new_classes():
+    X, y = _catalog(n_per_class=30)
+    model = _small(loss="auto")
+    model.partial_fit(X[y < 3], y[y < 3])
+    assert model.loss_ == "triplet"
+    model.partial_fit(X, y)  # new classes 3 and 4: fine for the triplet loss
+    np.testing.assert_array_equal(model.classes_, [0, 1, 2, 3, 4])
+    # A warm-started fit keeps the loss of the first fit.
+    warm = _fit(_small(loss="auto", max_iter=1, warm_start=True), X, y)
+    assert warm.loss_ == "proxy"
+    _fit(warm, X, y)
+    assert warm.loss_ == "proxy" and warm.n_iter_ == 2
+
+
+def test_auto_loss_is_the_triplet_loss_with_pairs():
+    X, y = _catalog(n_per_class=30)
+    pairs = np.column_stack([np.arange(0, 20), np.arange(1, 21)])
+    model = _fit(_small(loss="auto", max_iter=1), X, y, pairs=pairs)
+    assert model.loss_ == "triplet"
+    assert _fit(_small(loss="auto", max_iter=1), X, None, pairs=pairs).loss_ == "triplet"
