@@ -503,9 +503,13 @@ def test_auto_loss_is_the_proxy_loss_for_small_classes_and_the_triplet_loss_for_
 
 def test_auto_loss_counts_labeled_rows_by_the_median_class():
     X, y = _catalog(n_per_class=60)
-    # Unlabeled rows do not count: 20 labeled rows a class is a small class.
-    partly = np.where(np.arange(len(y)) % 3 == 0, y, -1)
+    # Unlabeled rows do not count: 36 labeled rows a class is a small class...
+    partly = np.where(np.arange(len(y)) % 5 < 3, y, -1)
     assert _fit(_small(loss="auto", max_iter=1), X, partly).loss_ == "proxy"
+    # ...but with fewer than half of the rows labeled, the triplet loss (it
+    # scored higher with 2% and 10% of the labels on both catalogs measured).
+    scarce = np.where(np.arange(len(y)) % 5 < 2, y, -1)
+    assert _fit(_small(loss="auto", max_iter=1), X, scarce).loss_ == "triplet"
     # The median class, not the mean: one huge class among small ones.
     skewed = y.copy()
     skewed[skewed == 1] = 0  # class 0: 120 rows, the others 60
@@ -526,6 +530,15 @@ def test_auto_loss_is_the_triplet_loss_in_partial_fit_which_takes_new_classes():
     assert warm.loss_ == "proxy"
     _fit(warm, X, y)
     assert warm.loss_ == "proxy" and warm.n_iter_ == 2
+
+
+def test_auto_loss_is_the_triplet_loss_from_any_start_but_the_ridge_start():
+    X, y = _catalog(n_per_class=30)
+    assert _fit(_small(loss="auto", max_iter=1, encoder_init="random"), X, y).loss_ == "triplet"
+    autoencoder = MaskedAutoencoderEmbedder(8, max_iter=1, random_state=0)
+    _fit(autoencoder, X, None)
+    tuned = _fit(_small(loss="auto", max_iter=1, encoder_init=autoencoder), X, y)
+    assert tuned.loss_ == "triplet"
 
 
 def test_auto_loss_is_the_triplet_loss_with_pairs():
