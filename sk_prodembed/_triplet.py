@@ -243,9 +243,9 @@ class TripletEmbedder(BaseEmbedder):
         classifier instead of a random map, and with ``loss="proxy"`` each
         proxy starts at its class's mean embedding. On the catalog zoo of
         ``benchmarks/RESULTS.md`` this start (with ``learning_rate_init``
-        "auto"; both with the triplet loss) scored above the random start on 17 of 21 catalog shapes
-        over three seeds (by up to 0.043, most on short Instacart names) and
-        within 0.001 on the other 4. It holds an ``(n_samples, k)`` array
+        "auto"; both with the triplet loss) scored above the random start on
+        17 of 21 catalog shapes over three seeds (by up to 0.043, most on
+        short Instacart names) and within 0.001 on the other 4. It holds an ``(n_samples, k)`` array
         twice during its steps. A fit without labeled rows (pairs only, or
         all rows -1) starts at random. ``"random"``: Glorot-uniform weights.
         A fitted :class:`MaskedAutoencoderEmbedder`: start from a copy of
