@@ -245,9 +245,10 @@ class TripletEmbedder(BaseEmbedder):
         ``benchmarks/RESULTS.md`` this start (with ``learning_rate_init``
         "auto"; both with the triplet loss) scored above the random start on
         17 of 21 catalog shapes over three seeds (by up to 0.043, most on
-        short Instacart names) and within 0.001 on the other 4. It holds an ``(n_samples, k)`` array
-        twice during its steps. A fit without labeled rows (pairs only, or
-        all rows -1) starts at random. ``"random"``: Glorot-uniform weights.
+        short Instacart names) and within 0.001 on the other 4. It holds an
+        ``(n_samples, k)`` array twice during its steps. A fit without
+        labeled rows (pairs only, or all rows -1) starts at random.
+        ``"random"``: Glorot-uniform weights.
         A fitted :class:`MaskedAutoencoderEmbedder`: start from a copy of
         its encoder, which is never modified. Its input width must be the
         number of features of X, and its layer sizes and activation those
@@ -619,7 +620,6 @@ class TripletEmbedder(BaseEmbedder):
             not self._auto_loss_may_be_proxy
             or not (isinstance(self.encoder_init, str) and self.encoder_init == "ridge")
             or labels.size < AUTO_PROXY_LABELED_FRACTION * n_samples
-            or labels.size == 0
         ):
             return "triplet"
         sizes = np.unique(labels, return_counts=True)[1]

@@ -84,6 +84,7 @@ def _is_empty_text(model, catalog_rows):
     import numpy as np
     import scipy.sparse as sp
     from sklearn.preprocessing import normalize
+    from sklearn.utils.extmath import row_norms
 
     empty = model[:-1].transform([""])
     if model.named_steps["recommender"].metric == "cosine":
@@ -95,8 +96,7 @@ def _is_empty_text(model, catalog_rows):
     # empty text's row, ||r||^2 + ||e||^2 - 2 r.e, in float64, without densifying.
     empty = np.asarray(empty.toarray() if sp.issparse(empty) else empty, dtype=np.float64)[0]
     rows = catalog_rows.astype(np.float64)
-    squared = np.asarray(rows.multiply(rows).sum(axis=1)).ravel()
-    distance = squared + empty @ empty - 2 * np.asarray(rows @ empty).ravel()
+    distance = row_norms(rows, squared=True) + empty @ empty - 2 * np.asarray(rows @ empty).ravel()
     return distance <= 1e-10
 
 
