@@ -172,6 +172,28 @@ class _MomentumOptimizer:
             slices.put(state, values)
         self.last_updates[i][1][slices.index] = t
 
+    def grow_rows(self, i, param, index, n_rows):
+        """Make room in the state of parameter ``i`` for a parameter grown to ``n_rows`` rows.
+
+        Row ``j`` of the old ``param`` moves to row ``index[j]``; the other
+        rows are new and start with a zero state, as every row did at the
+        first step. ``i`` may be the number of parameters tracked so far: a
+        new last parameter (whose old ``param`` has no row). The caller
+        grows ``param`` itself, the same way.
+        """
+        if i == len(self.last_updates):
+            for name in self._state_names:
+                getattr(self, name).append(_zeros_like(param))
+            self.last_updates.append(None)
+        # Every slice up to date first: the new rows then have no steps to catch up.
+        self._flush_one(i, param, self.t)
+        self.last_updates[i] = None
+        for name in self._state_names:
+            states = getattr(self, name)
+            grown = np.zeros((n_rows, *param.shape[1:]), dtype=states[i].dtype)
+            grown[index] = states[i]
+            states[i] = grown
+
     def flush(self, params):
         """Bring every lazily updated slice up to date with the current step."""
         for i, param in enumerate(params):

@@ -290,3 +290,59 @@ def test_catch_up_at_boundary_values_follows_dense_updates(solver, kwargs):
     assert np.isfinite(lazy_param).all()
     rtol = 1e-10 if solver == "sgd" or settings["beta_2"] == 0 else 1e-4
     np.testing.assert_allclose(lazy_param, dense_param, rtol=rtol)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_grown_rows_train_as_if_they_had_been_there_with_zero_gradients(solver):
+    # A parameter of 3 rows grows to 5 after 3 steps, its old rows moving to
+    # rows 0, 2, 4. Its trajectory is that of a 5-row parameter whose rows 1
+    # and 3 had a zero gradient (so a zero state, and no move) until then.
+    rng = np.random.RandomState(0)
+    index = np.array([0, 2, 4])
+    first_grads = [rng.randn(3, 2) for _ in range(3)]
+    later_grads = [rng.randn(5, 2) for _ in range(2)]
+    start = rng.randn(5, 2)
+    other = rng.randn(4)  # a second parameter, left as it is
+
+    def optimizer(params):
+        return make_optimizer(
+            solver, params, learning_rate=0.01, momentum=0.9, beta_1=0.9, beta_2=0.999,
+            epsilon=1e-8,
+        )
+
+    reference = [start.copy(), other.copy()]
+    reference_optimizer = optimizer(reference)
+    grown = [start[index].copy(), other.copy()]
+    grown_optimizer = optimizer(grown)
+    for g in first_grads:
+        padded = np.zeros((5, 2))
+        padded[index] = g
+        reference_optimizer.update_params(reference, [padded, np.ones(4)])
+        grown_optimizer.update_params(grown, [g.copy(), np.ones(4)])
+    bigger = start.copy()
+    bigger[index] = grown[0]
+    grown_optimizer.grow_rows(0, grown[0], index, 5)
+    grown[0] = bigger
+    for g in later_grads:
+        reference_optimizer.update_params(reference, [g.copy(), np.ones(4)])
+        grown_optimizer.update_params(grown, [g.copy(), np.ones(4)])
+    for mine, expected in zip(grown, reference):
+        np.testing.assert_allclose(mine, expected, rtol=1e-12)
+
+
+def test_grow_rows_can_add_a_new_last_parameter():
+    # A parameter the optimizer has not tracked yet (the proxies of a fit
+    # that first had none) joins with a zero state: its first step is the
+    # first step of a fresh optimizer.
+    param = np.ones(3)
+    optimizer = Adam([param], learning_rate=0.1)
+    optimizer.update_params([param], [np.ones(3)])
+    proxies = np.zeros((0, 2))
+    optimizer.grow_rows(1, proxies, np.array([], dtype=int), 4)
+    proxies = np.zeros((4, 2))
+    grad = np.array([[1.0, -1.0]] * 4)
+    optimizer.update_params([param, proxies], [np.ones(3), grad.copy()])
+    assert len(optimizer.first_moments) == 2 and optimizer.first_moments[1].shape == (4, 2)
+    # Adam's second step with a zero state: m = 0.1 g, v = 0.001 g^2, at t = 2.
+    step = 0.1 * np.sqrt(1 - 0.999**2) / (1 - 0.9**2)
+    np.testing.assert_allclose(proxies, -step * (0.1 * grad) / (np.sqrt(0.001) * 1 + 1e-8), rtol=1e-6)

@@ -472,21 +472,118 @@ def test_boundary_optimizer_settings_train_on_sparse_input_as_on_dense(params):
     assert np.isfinite(dense_model.transform(X.toarray())).all()
 
 
-def test_proxy_loss_learns_and_keeps_its_classes():
+def test_proxy_loss_learns_its_classes_and_carries_on_with_known_ones():
     X, y = _catalog(seed=0)
     X_test, y_test = _catalog(seed=1)
     model = _fit(_small(loss="proxy", max_iter=15), X, y)
     assert model.proxies_.shape == (5, 8)
     assert model.score(X_test, y_test) > leave_one_out_precision(X_test.toarray(), y_test, "cosine") + 0.2
-    before = model.transform(X)
-    with pytest.raises(ValueError, match="the proxy loss learns one proxy per class"):
-        model.partial_fit(X[:10], np.full(10, 7))
-    np.testing.assert_array_equal(model.transform(X), before)
     # Known classes and unlabeled rows continue training.
     partly = y.copy()
     partly[::2] = -1
     model.partial_fit(X, partly)
     assert model.n_iter_ == 16 and model.proxies_.shape == (5, 8)
+
+
+def _new_classes_catalog():
+    """Classes 0, 2 and 4 first; 1 and 3 arrive later (between the known ones)."""
+    X, y = _catalog(seed=0)
+    X_test, y_test = _catalog(seed=1)
+    first = np.isin(y, [0, 2, 4])
+    return X, y, first, X_test, y_test
+
+
+@pytest.mark.parametrize("method", ["partial_fit", "warm_start"])
+def test_proxy_loss_gives_each_new_class_a_proxy_at_its_mean_embedding(method, monkeypatch):
+    from sk_prodembed import _engine
+
+    X, y, first, _, _ = _new_classes_catalog()
+    model = _fit(_small(loss="proxy", max_iter=15), X[first], y[first])
+    old_proxies = model.proxies_.copy()
+    embeddings = model.transform(X)  # unit rows, the encoder before the new fit
+    # What the first epoch of the next fit starts from.
+    starts = []
+    run_epoch = _engine._run_epoch
+
+    def recording_epoch(objective, optimizer, *args):
+        if not starts:
+            starts.append((objective.params[-1].copy(), optimizer.first_moments[-1].copy()))
+        return run_epoch(objective, optimizer, *args)
+
+    monkeypatch.setattr(_engine, "_run_epoch", recording_epoch)
+    if method == "partial_fit":
+        model.partial_fit(X, y)
+    else:
+        _fit(model.set_params(warm_start=True, max_iter=1), X, y)
+    np.testing.assert_array_equal(model.classes_, [0, 1, 2, 3, 4])
+    assert model.proxies_.shape == (5, 8)
+    proxies, first_moments = starts[0]
+    # The known proxies move to their classes' new rows, with their optimizer
+    # state; the new ones start at their rows' mean unit embedding, with a
+    # zero state.
+    np.testing.assert_array_equal(proxies[[0, 2, 4]], old_proxies)
+    for c in (1, 3):
+        mean = embeddings[y == c].mean(axis=0)
+        np.testing.assert_allclose(proxies[c], mean / np.linalg.norm(mean), rtol=1e-6)
+    saved = model._optimizer  # after the fit; the state before it is in starts
+    assert saved.first_moments[-1].shape == (5, 8)
+    assert np.all(first_moments[[1, 3]] == 0) and np.all(first_moments[[0, 2, 4]] != 0)
+
+
+def test_proxy_loss_learns_the_classes_a_later_fit_brings():
+    X, y, first, X_test, y_test = _new_classes_catalog()
+    model = _fit(_small(loss="proxy", max_iter=15), X[first], y[first])
+    new = np.isin(y_test, [1, 3])
+    before = leave_one_out_precision(model.transform(X_test[new]), y_test[new], "cosine")
+    model.set_params(warm_start=True)
+    _fit(model, X, y)
+    assert model.n_iter_ > 15
+    after = leave_one_out_precision(model.transform(X_test[new]), y_test[new], "cosine")
+    # Held-out rows of the two new classes: told apart after, barely before
+    # (the encoder had never been asked to separate their words).
+    assert after > before + 0.1 and after > 0.9
+    assert model.score(X_test, y_test) > leave_one_out_precision(X_test.toarray(), y_test, "cosine") + 0.2
+
+
+def test_proxy_loss_takes_new_classes_with_pairs_too():
+    X, y, first, _, _ = _new_classes_catalog()
+    pairs = np.column_stack([np.arange(0, 40, 2), np.arange(1, 41, 2)])
+    model = _fit(_small(loss="proxy", max_iter=3), X, np.where(first, y, -1), pairs=pairs)
+    assert model.proxies_.shape == (3, 8)
+    model.set_params(warm_start=True)
+    _fit(model, X, y, pairs=pairs)
+    assert model.proxies_.shape == (5, 8) and model.n_iter_ == 6
+    assert np.isfinite(model.transform(X)).all()
+    # A first fit on pairs alone has no proxy; the labels of a later fit
+    # bring them, and the optimizer trains them (a state of their own).
+    model = _fit(_small(loss="proxy", max_iter=3), X, None, pairs=pairs)
+    assert model.proxies_.shape == (0, 8)
+    model.set_params(warm_start=True)
+    _fit(model, X, y, pairs=pairs)
+    assert model.proxies_.shape == (5, 8)
+    assert model._optimizer.first_moments[-1].shape == (5, 8)
+    assert np.all(model._optimizer.first_moments[-1] != 0)
+
+
+def test_an_interrupted_fit_with_new_classes_keeps_the_old_proxies(monkeypatch):
+    from sk_prodembed import _engine
+
+    X, y, first, _, _ = _new_classes_catalog()
+    model = _fit(_small(loss="proxy", max_iter=3), X[first], y[first])
+    proxies, optimizer = model.proxies_.copy(), model._optimizer
+    moments = [m.copy() for m in optimizer.first_moments]
+
+    def interrupted_epoch(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_engine, "_run_epoch", interrupted_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        model.partial_fit(X, y)
+    np.testing.assert_array_equal(model.classes_, [0, 2, 4])
+    np.testing.assert_array_equal(model.proxies_, proxies)
+    assert model._optimizer is optimizer
+    for kept, saved in zip(optimizer.first_moments, moments):
+        np.testing.assert_array_equal(kept, saved)
 
 
 def test_auto_loss_is_the_proxy_loss_for_small_classes_and_the_triplet_loss_for_large():
