@@ -31,7 +31,7 @@ from ._engine import (
     split_validation,
     train_epochs,
 )
-from ._optimizers import make_optimizer
+from ._optimizers import make_optimizer, resume_optimizer
 
 
 class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -67,8 +67,8 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         raise NotImplementedError
 
     def _learning_rate(self):
-        """The optimizer's step size, read when a fit creates its optimizer
-        (after ``_initialize_networks``)."""
+        """The optimizer's step size, read when a fit creates or resumes its
+        optimizer (after ``_initialize_networks``)."""
         return self.learning_rate_init
 
     def _make_objective(self, networks, X, y):
@@ -176,16 +176,17 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             validation = (X_val, y_val)
 
         objective = self._make_objective(networks, X, y)
+        hyperparameters = dict(
+            learning_rate=self._learning_rate(),
+            momentum=self.momentum,
+            beta_1=self.beta_1,
+            beta_2=self.beta_2,
+            epsilon=self.epsilon,
+        )
         if optimizer is None:
-            optimizer = make_optimizer(
-                self.solver,
-                objective.params,
-                learning_rate=self._learning_rate(),
-                momentum=self.momentum,
-                beta_1=self.beta_1,
-                beta_2=self.beta_2,
-                epsilon=self.epsilon,
-            )
+            optimizer = make_optimizer(self.solver, objective.params, **hyperparameters)
+        else:
+            optimizer = resume_optimizer(optimizer, self.solver, objective.params, **hyperparameters)
         train_epochs(
             objective,
             optimizer,

@@ -355,6 +355,9 @@ class Adam(_MomentumOptimizer):
         v *= (b2**skipped).astype(v.dtype, copy=False)
 
 
+_SOLVERS = {"adam": Adam, "sgd": SGD}
+
+
 def make_optimizer(solver, params, *, learning_rate, momentum, beta_1, beta_2, epsilon):
     """Build the optimizer named by an estimator's ``solver`` parameter."""
     if solver == "adam":
@@ -362,3 +365,24 @@ def make_optimizer(solver, params, *, learning_rate, momentum, beta_1, beta_2, e
     if solver == "sgd":
         return SGD(params, learning_rate, momentum)
     raise ValueError(f"Unknown solver {solver!r}; expected 'adam' or 'sgd'.")
+
+
+def resume_optimizer(optimizer, solver, params, **hyperparameters):
+    """The optimizer of a fit that continues a previous one (``partial_fit``, ``warm_start``).
+
+    ``optimizer`` keeps its state (step count, moment estimates) and takes
+    the estimator's current hyperparameters, so that a ``set_params`` between
+    two calls takes effect, as it does in a fresh fit; another ``solver``
+    starts a new optimizer. The keyword arguments are those of
+    :func:`make_optimizer`.
+    """
+    if type(optimizer) is not _SOLVERS.get(solver):
+        return make_optimizer(solver, params, **hyperparameters)
+    optimizer.learning_rate = hyperparameters["learning_rate"]
+    if isinstance(optimizer, SGD):
+        optimizer.momentum = hyperparameters["momentum"]
+    else:
+        optimizer.beta_1 = hyperparameters["beta_1"]
+        optimizer.beta_2 = hyperparameters["beta_2"]
+        optimizer.epsilon = hyperparameters["epsilon"]
+    return optimizer

@@ -332,7 +332,12 @@ class TripletEmbedder(BaseEmbedder):
     beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
         Parameters of the ``"adam"`` solver.
     warm_start : bool, default=False
-        Continue from the previous fit instead of reinitialising.
+        Continue from the previous fit instead of reinitialising: its
+        weights and the optimizer's state (step count, moment estimates),
+        as ``partial_fit`` does. The solver's parameters
+        (``learning_rate_init``, ``momentum``, ``beta_1``, ``beta_2``,
+        ``epsilon``) are read anew, so ``set_params`` between two calls
+        takes effect; another ``solver`` starts with a fresh state.
     verbose : bool or int, default=False
         1 (True) prints one line per epoch (loss, validation score, seconds)
         and why training stopped; 2 adds the optimizer steps, rows per

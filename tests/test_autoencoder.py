@@ -121,6 +121,25 @@ def test_warm_start_continues_training():
     assert not np.allclose(model.encoder_.coefs[0], first)
 
 
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_a_continued_fit_takes_the_solver_parameters_set_since(method):
+    # set_params between two calls takes effect, as in a fresh fit: a step
+    # of 1e-12 leaves the weights where they were; the moment estimates
+    # carry on (the step count goes on from the first fit's).
+    X, _ = _sparse_counts()
+    model = MaskedAutoencoderEmbedder(n_components=3, max_iter=2, tol=0, warm_start=True, random_state=0)
+    _quiet(model, "fit", X)
+    steps, first = model._optimizer.t, model.encoder_.coefs[0].copy()
+    _quiet(model.set_params(learning_rate_init=1e-12), method, X)
+    assert model._optimizer.t > steps
+    np.testing.assert_allclose(model.encoder_.coefs[0], first, atol=1e-9)
+    # Another solver starts its own state.
+    _quiet(model.set_params(solver="sgd", learning_rate_init=1e-2), method, X)
+    assert type(model._optimizer).__name__ == "SGD"
+    # The first fit's two epochs took `steps`; this call counts only its own.
+    assert model._optimizer.t == (steps if method == "fit" else steps // 2)
+
+
 def test_training_reduces_the_loss_and_improves_the_score():
     X, _ = _sparse_counts(400, 40)
     model = _quiet(MaskedAutoencoderEmbedder(n_components=4, max_iter=30, random_state=0,
