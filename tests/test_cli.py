@@ -256,6 +256,72 @@ def test_rows_without_text_are_dropped_and_said(capsys, tmp_path):
     assert "sku3" not in model.named_steps["recommender"].item_ids_
 
 
+@pytest.mark.parametrize(
+    "markup, text",
+    [
+        ("<p>Steel <strong>mug</strong></p><br/>", "Steel mug"),
+        ("Tom &amp; Jerry&nbsp;mug", "Tom & Jerry mug"),
+        ("&lt;p&gt;escaped once more&lt;/p&gt;", "escaped once more"),
+        ("<div><!-- hidden --><style>p {color: red}</style>Red<script>x()</script></div>", "Red"),
+        ("<img src='mug.png' alt=\"a mug\">Mug", "Mug"),
+        # Not markup: a "<" before a digit or a space stays text.
+        ("Cable <1m>, size < 5", "Cable <1m>, size < 5"),
+        ("  plain\n\ttext  ", "plain text"),
+    ],
+)
+def test_markup_reads_as_the_text_it_shows(markup, text):
+    from sk_prodembed._cli._catalog import plain_text
+
+    assert plain_text(markup) == text
+
+
+def test_several_text_columns_join_as_plain_text_and_recommend_reads_them_again(
+    capsys, tmp_path
+):
+    # A shop export: a name, an HTML description, a vendor. The words of
+    # every column are features; the markup is not.
+    texts, labels = make_product_catalog(60, 3, random_state=0)
+    header = ["sku", "name", "Body (HTML)", "Vendor", "category"]
+    rows = [
+        [f"sku{i}", text, f"<p>Made by <b>maker{i % 7}</b>&nbsp;&amp; co</p><br>",
+         "" if i % 2 else f"vendor{label}", f"category {label}"]
+        for i, (text, label) in enumerate(zip(texts, labels))
+    ]
+    with open(tmp_path / "export.csv", "w", newline="", encoding="utf-8") as file:
+        csv.writer(file).writerows([header, *rows])
+    columns = ["--text-column", "name", "--text-column", "Body (HTML)", "--text-column", "Vendor"]
+    status, _, err = run(capsys, "fit", "--csv", tmp_path / "export.csv", *columns,
+                         "--label-column", "category", "--id-column", "sku",
+                         "--model", tmp_path / "m.pkl", *FAST)
+    assert status == 0, err
+    with open(tmp_path / "m.pkl", "rb") as file:
+        model = pickle.load(file)
+    assert model.text_columns_ == ["name", "Body (HTML)", "Vendor"]
+    vocabulary = set(model.named_steps["tfidf"].vocabulary_)
+    assert {"maker3", "vendor1", "co", "made"} <= vocabulary
+    assert not {"p", "br", "nbsp", "amp", "b"} & vocabulary
+    assert not any("<" in word or "&" in word for word in vocabulary)
+
+    # A file of the same export shape, no --text-column: the model's columns
+    # are read, so a product identical in all three is its own nearest item.
+    with open(tmp_path / "new.csv", "w", newline="", encoding="utf-8") as file:
+        csv.writer(file).writerows([header, *([f"new{r[0]}", *r[1:]] for r in rows[:4])])
+    status, _, err = run(capsys, "recommend", "--model", tmp_path / "m.pkl", "--csv",
+                         tmp_path / "new.csv", "--id-column", "sku", "--n-recommendations", "1",
+                         "--output", tmp_path / "recs.csv")
+    assert status == 0, err
+    recs = _read_recommendations(tmp_path / "recs.csv")
+    assert [(r["item_id"], r["recommended_id"]) for r in recs] == [
+        (f"newsku{i}", f"sku{i}") for i in range(4)
+    ]
+    assert all(float(r["score"]) == pytest.approx(1.0, abs=1e-4) for r in recs)
+    # A new text given in markup embeds as its plain text.
+    status, out, _ = run(capsys, "recommend", "--model", tmp_path / "m.pkl", "--text",
+                         "<p>" + " ".join(rows[5][1:3]) + f" {rows[5][3]}</p>",
+                         "--n-recommendations", "1")
+    assert list(csv.DictReader(out.splitlines()))[0]["recommended_id"] == "sku5"
+
+
 # -- models: formats, safe loading, recommendations ---------------------------
 
 

@@ -12,6 +12,7 @@ import textwrap
 import warnings
 
 from ._progress import CommandError, Progress
+from ._catalog import DEFAULT_TEXT_COLUMN
 from ._read import COMPRESSIONS
 
 COMMANDS = ("evaluate", "fit", "recommend")
@@ -56,7 +57,7 @@ def _paragraphs(*texts):
     return "\n\n".join(textwrap.fill(text, 79) for text in texts)
 
 
-def _reading_options(csv_default):
+def _reading_options(csv_default, text_default=DEFAULT_TEXT_COLUMN):
     parser = argparse.ArgumentParser(add_help=False, formatter_class=_HelpFormatter)
     group = parser.add_argument_group("reading the catalog file")
     group.add_argument(
@@ -65,7 +66,12 @@ def _reading_options(csv_default):
         ".zst) or not, or .parquet (needs pyarrow)"
         + ("" if csv_default is None else f"; default: {csv_default}"),
     )
-    group.add_argument("--text-column", default="product_name", help="column with the product text")
+    group.add_argument(
+        "--text-column", action="append", metavar="COLUMN",
+        help="column with the product text; repeat it to join several columns with a space "
+        "(name, brand, description, ...). HTML markup (tags, entities such as &amp;) is read "
+        f"as the text it shows (default: {text_default})",
+    )
     group.add_argument(
         "--sep", default="auto",
         help="field separator: auto (from the extension: .csv comma, .tsv tab; otherwise "
@@ -201,7 +207,10 @@ def build_parser(prog="sk-prodembed"):
     recommend = commands.add_parser(
         "recommend",
         parents=[
-            _reading_options("none, recommend for the whole catalog of the model"),
+            _reading_options(
+                "none, recommend for the whole catalog of the model",
+                text_default="the columns the model was fitted on",
+            ),
             _common_options(),
         ],
         formatter_class=_HelpFormatter,

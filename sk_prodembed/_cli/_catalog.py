@@ -1,24 +1,65 @@
 """A catalog file as texts, labels and item ids, and the label filtering said aloud."""
 
+import html
+import re
 from collections import Counter
 
 from ._progress import CommandError, count
 from ._read import check_file, column, read_table
 
+DEFAULT_TEXT_COLUMN = "product_name"
+
 # Label values that mean "no label", besides an empty field: -1 is the
 # package's mark of an unlabeled row.
 _NO_LABEL = {"", "-1"}
 
+# Markup of shop exports (Shopify's "Body (HTML)", WooCommerce descriptions):
+# the contents of scripts and styles, comments, and tags, which open with a
+# letter, "/" or "!" (so "cable <1m>" and "size < 5" stay text).
+_HIDDEN = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"</?[A-Za-z!][^<>]*>")
 
-def read_catalog(args, progress, *, label_column):
-    """Texts, labels (None without a label column) and item ids of ``--csv``."""
+
+def plain_text(text):
+    """The text an HTML fragment shows: entities decoded, then markup removed,
+    whitespace collapsed. Entities first, so that markup escaped once more by
+    an export (``&lt;p&gt;``) goes too; text without markup is unchanged but
+    for its whitespace."""
+    if "&" in text:
+        text = html.unescape(text)
+    if "<" in text:
+        text = _TAG.sub(" ", _HIDDEN.sub(" ", text))
+    return " ".join(text.split())
+
+
+def text_columns(args, default=(DEFAULT_TEXT_COLUMN,)):
+    """The ``--text-column`` names, or ``default`` when none was given."""
+    return list(args.text_column or default)
+
+
+def describe_columns(columns):
+    return " + ".join(map(repr, columns))
+
+
+def read_catalog(args, progress, *, label_column, columns=None):
+    """Texts, labels (None without a label column) and item ids of ``--csv``.
+
+    The text of a row is its fields of ``columns`` (default: ``--text-column``)
+    as plain text (:func:`plain_text`), the non-empty ones joined by a space.
+    """
+    columns = text_columns(args) if columns is None else columns
     check_file(args.csv)
     with progress.stage(f"Reading {args.csv}") as outcome:
         frame, how = read_table(
             args.csv, sep=args.sep, encoding=args.encoding, compression=args.compression
         )
         outcome.text = f"{count(len(frame), 'row')}, {count(frame.shape[1], 'column')} ({how})"
-    texts = column(frame, args.text_column, args.csv, "--text-column")
+    fields = [column(frame, name, args.csv, "--text-column") for name in columns]
+    texts = [
+        " ".join(plain for plain in (plain_text(v) for v in row if v is not None) if plain)
+        or None
+        for row in zip(*fields)
+    ]
     labels = None
     if label_column is not None:
         labels = column(frame, label_column, args.csv, "--label-column")
@@ -38,13 +79,15 @@ def read_catalog(args, progress, *, label_column):
     if len(with_text) < len(texts):
         progress.line(
             f"Dropped {count(len(texts) - len(with_text), 'row')} with an empty "
-            f"{args.text_column!r}"
+            f"{describe_columns(columns)}"
         )
         texts = [texts[row] for row in with_text]
         ids = [ids[row] for row in with_text]
         labels = None if labels is None else [labels[row] for row in with_text]
     if not texts:
-        raise CommandError(f"no row of {args.csv} has a text in column {args.text_column!r}")
+        raise CommandError(
+            f"no row of {args.csv} has a text in {describe_columns(columns)} (--text-column)"
+        )
     return texts, labels, ids
 
 

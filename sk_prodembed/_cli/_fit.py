@@ -7,7 +7,13 @@ file or option fails in a second rather than after minutes of training.
 from collections import Counter
 from pathlib import Path
 
-from ._catalog import check_categories, first_of_each, label_filter, read_catalog
+from ._catalog import (
+    check_categories,
+    first_of_each,
+    label_filter,
+    read_catalog,
+    text_columns,
+)
 from ._models import STEP_NAMES, check_writable, import_skops, model_format, save_model
 from ._progress import CommandError, count
 from ._read import check_file
@@ -66,6 +72,8 @@ def fit(args, progress):
             "products: in the catalog, but recommend skips them as queries"
         )
     model = Pipeline(list(zip(STEP_NAMES, (tfidf, features, recommender))))
+    # recommend --csv reads the same columns unless told otherwise.
+    model.text_columns_ = text_columns(args)
     with progress.stage(f"Saving {args.model}") as outcome:
         save_model(model, args.model)
         outcome.text = f"{model_format(args.model)}, {Path(args.model).stat().st_size / 1e6:.1f} MB"

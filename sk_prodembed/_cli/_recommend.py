@@ -5,7 +5,7 @@ import csv
 import gzip
 import sys
 
-from ._catalog import read_catalog
+from ._catalog import DEFAULT_TEXT_COLUMN, plain_text, read_catalog, text_columns
 from ._models import check_writable, load_model
 from ._progress import CommandError, count
 
@@ -24,9 +24,12 @@ def recommend(args, progress):
     key_name = "item_id"
     if args.text:
         key_name, keys = "text", list(args.text)
-        queries, known = _embed(model, keys)
+        queries, known = _embed(model, [plain_text(text) for text in keys])
     elif args.csv:
-        texts, _, keys = read_catalog(args, progress, label_column=None)
+        # The columns the model was fitted on (models saved before it
+        # recorded them: product_name).
+        columns = text_columns(args, getattr(model, "text_columns_", [DEFAULT_TEXT_COLUMN]))
+        texts, _, keys = read_catalog(args, progress, label_column=None, columns=columns)
         with progress.stage(f"Embedding {count(len(texts), 'product')}"):
             queries, known = _embed(model, texts)
     else:
