@@ -27,6 +27,11 @@ from .metrics import precision_at_k
 
 # Rows compared at once when checking whether the queries are the catalog.
 _COMPARE_BLOCK = 65536
+# candidate_items with an index: searched exactly when they are under this
+# share of the catalog (the exact search then costs at most that share of a
+# full one), else through the index, which then asks for up to this many
+# times the rows it returns.
+_INDEXED_CANDIDATE_SHARE = 8
 
 LabelGroundTruth = namedtuple("LabelGroundTruth", ["y_true", "y_pred", "n_relevant"])
 LabelGroundTruth.__doc__ = """The input of the metrics of sk_prodembed.metrics, by labels.
@@ -301,7 +306,7 @@ class NearestNeighborRecommender(BaseEstimator):
 
     # -- recommendations -----------------------------------------------------
 
-    def predict(self, X, *, exclude_self=False, exclude_items=None):
+    def predict(self, X, *, exclude_self=False, exclude_items=None, candidate_items=None):
         """Ids of the recommended catalog items, most similar first.
 
         Parameters
@@ -314,15 +319,23 @@ class NearestNeighborRecommender(BaseEstimator):
             Pipeline: ``pipe.predict(texts, exclude_self=True)``.
         exclude_items : sequence of sequences of ids, or sparse matrix, default=None
             Items never to recommend, per query; see :meth:`recommend`.
+        candidate_items : sequence of ids, or boolean array, default=None
+            The only items that may be recommended; see :meth:`recommend`.
 
         Returns
         -------
         ids : ndarray of shape (n_queries, n_recommendations)
             Item ids (``item_ids`` given to fit, else catalog row indices).
         """
-        return self.recommend(X, exclude_self=exclude_self, exclude_items=exclude_items)[0]
+        return self.recommend(
+            X, exclude_self=exclude_self, exclude_items=exclude_items,
+            candidate_items=candidate_items,
+        )[0]
 
-    def recommend(self, X, n_recommendations=None, *, exclude_self=False, exclude_items=None):
+    def recommend(
+        self, X, n_recommendations=None, *, exclude_self=False, exclude_items=None,
+        candidate_items=None,
+    ):
         """Recommended item ids with their similarity scores.
 
         Parameters
@@ -340,11 +353,22 @@ class NearestNeighborRecommender(BaseEstimator):
             none; ids not in the catalog are ignored), or a matrix of shape
             (n_queries, n_items) whose non-zero entries exclude catalog row
             ``j`` from query ``i``.
+        candidate_items : sequence of ids, or boolean array, default=None
+            The only items that may be recommended, the same for every query
+            (in stock, of one category, sold in a country): a sequence of
+            item ids (ids not in the catalog are ignored), or a boolean array
+            of shape (n_items,) over the catalog's rows. Exclusions apply
+            among them. The search costs in proportion to the candidates
+            when they are few (under an eighth of the catalog, searched
+            exactly); an index searches among more and answers exactly the
+            queries it found too few candidates for. None: every item.
 
         Returns
         -------
         ids : ndarray of shape (n_queries, n_recommendations)
-            Item ids, most similar first.
+            Item ids, most similar first. With exclusions or candidates,
+            every query gets as many items as the query with the fewest
+            allowed items can (so the arrays stay rectangular).
         similarities : ndarray of shape (n_queries, n_recommendations)
             Cosine similarity, or negated euclidean distance, in the dtype of
             the catalog.
@@ -356,10 +380,13 @@ class NearestNeighborRecommender(BaseEstimator):
             self._self_exclusions(X, exclude_self),
             self._item_exclusions(exclude_items, X.shape[0]),
         )
-        rows, similarities = self._top_k(X, n_recommendations, exclusions)
+        candidates = self._candidate_rows(candidate_items)
+        rows, similarities = self._top_k(X, n_recommendations, exclusions, candidates=candidates)
         return self._ids_of_rows(rows), similarities
 
-    def recommend_for_items(self, item_ids, n_recommendations=None, *, exclude_items=None):
+    def recommend_for_items(
+        self, item_ids, n_recommendations=None, *, exclude_items=None, candidate_items=None
+    ):
         """Recommendations for items already in the catalog, each excluded from its own.
 
         Parameters
@@ -370,6 +397,8 @@ class NearestNeighborRecommender(BaseEstimator):
             Items per query; None uses the ``n_recommendations`` parameter.
         exclude_items : sequence of sequences of ids, or sparse matrix, default=None
             Further items never to recommend, per query; see :meth:`recommend`.
+        candidate_items : sequence of ids, or boolean array, default=None
+            The only items that may be recommended; see :meth:`recommend`.
 
         Returns
         -------
@@ -387,7 +416,10 @@ class NearestNeighborRecommender(BaseEstimator):
             _filters.exclusion_matrix(n_queries, n_items, np.arange(n_queries), rows),
             self._item_exclusions(exclude_items, n_queries),
         )
-        found, similarities = self._top_k(queries, n_recommendations, exclusions)
+        candidates = self._candidate_rows(candidate_items)
+        found, similarities = self._top_k(
+            queries, n_recommendations, exclusions, candidates=candidates
+        )
         return self._ids_of_rows(found), similarities
 
     # -- scoring -------------------------------------------------------------
@@ -564,6 +596,12 @@ class NearestNeighborRecommender(BaseEstimator):
             exclude_items, n_queries, self.catalog_.shape[0], self._rows_of_known_ids
         )
 
+    def _candidate_rows(self, candidate_items):
+        """``candidate_items`` as increasing catalog rows, or None for every item."""
+        return _filters.candidate_rows(
+            candidate_items, self.catalog_.shape[0], self._rows_of_known_ids
+        )
+
     def _rows_of_known_ids(self, ids):
         """Catalog rows of ids, and which ids are in the catalog at all."""
         if self.item_ids_ is not None:
@@ -612,36 +650,54 @@ class NearestNeighborRecommender(BaseEstimator):
 
     # -- search --------------------------------------------------------------
 
-    def _top_k(self, X, n_recommendations, exclusions, warn_empty=True):
-        """Catalog rows and similarities of the nearest allowed items, best first."""
+    def _top_k(self, X, n_recommendations, exclusions, warn_empty=True, candidates=None):
+        """Catalog rows and similarities of the nearest allowed items, best first.
+
+        ``candidates``: None, or the increasing catalog rows that may be
+        recommended at all."""
         catalog = self.catalog_
         n_queries = X.shape[0]
         if warn_empty:
             self._warn_about_empty_queries(X)
-        most_excluded = _filters.n_excluded(exclusions, n_queries).max(initial=0)
-        n = min(n_recommendations, catalog.shape[0] - most_excluded)
+        n_items = catalog.shape[0] if candidates is None else len(candidates)
+        counted = exclusions
+        if candidates is not None and exclusions is not None:
+            # Only the exclusions among the candidates take room.
+            counted = exclusions[:, candidates]
+        most_excluded = _filters.n_excluded(counted, n_queries).max(initial=0)
+        n = min(n_recommendations, n_items - most_excluded)
         if n <= 0:
             empty = np.empty((n_queries, 0))
             return empty.astype(np.intp), empty.astype(catalog.dtype)
-        if self.index_ is None:
-            return self._exact_top_k(X, n, exclusions)
+        few_candidates = (
+            candidates is not None and len(candidates) * _INDEXED_CANDIDATE_SHARE < catalog.shape[0]
+        )
+        if self.index_ is None or few_candidates:
+            return self._exact_top_k(X, n, exclusions, candidates)
 
         def search(queries, k):
             return self.index_.search(queries, k, self.ef_search)
 
-        rows, complete = _filters.index_top_k(search, X, n, exclusions)
+        mask = None
+        if candidates is not None:
+            mask = np.zeros(catalog.shape[0], dtype=bool)
+            mask[candidates] = True
+        rows, complete = _filters.index_top_k(search, X, n, exclusions, mask)
         if not complete.all():
-            # The index found too few allowed items (many exclusions, or a
-            # sparse region of the graph): answer those queries exactly.
+            # The index found too few allowed items (many exclusions, few
+            # candidates near the query, or a sparse region of the graph):
+            # answer those queries exactly.
             incomplete = np.flatnonzero(~complete)
             exact_exclusions = None if exclusions is None else exclusions[incomplete]
-            rows[incomplete] = self._exact_top_k(X[incomplete], n, exact_exclusions)[0]
+            rows[incomplete] = self._exact_top_k(
+                X[incomplete], n, exact_exclusions, candidates
+            )[0]
         return sorted_by_score(rows, rescore(X, catalog, rows, self.metric))
 
-    def _exact_top_k(self, X, n, exclusions):
+    def _exact_top_k(self, X, n, exclusions, candidates=None):
         return exact_top_k(
             X, self.catalog_, n, metric=self.metric, exclusions=exclusions,
-            n_jobs=effective_n_jobs(self.n_jobs),
+            n_jobs=effective_n_jobs(self.n_jobs), item_rows=candidates,
         )
 
     def _warn_about_empty_queries(self, X):

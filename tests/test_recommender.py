@@ -93,6 +93,87 @@ def test_top_k_matches_full_similarity_matrix(
 
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+@pytest.mark.parametrize("algorithm", ["brute", "kd_tree", "hnsw"])
+@pytest.mark.parametrize("n_candidates", [30, 5])
+def test_candidate_items_are_the_only_items_recommended(
+    catalog_and_queries, tiny_blocks, metric, algorithm, n_candidates
+):
+    # 30 of 60 items go through the index (kd_tree, hnsw), 5 are searched
+    # exactly; either way the result is the exact top among the candidates.
+    if algorithm == "hnsw":
+        pytest.importorskip("faiss", reason="the 'ann' extra is not installed")
+    catalog, queries = catalog_and_queries
+    ids = np.array([f"item{j}" for j in range(60)])
+    recommender = NearestNeighborRecommender(
+        7, metric=metric, algorithm=algorithm, ef_search=200
+    ).fit(catalog, item_ids=ids)
+    rows = np.sort(np.random.default_rng(3).choice(60, n_candidates, replace=False))
+    n = min(7, n_candidates - 1)
+    expected, expected_similarities = _reference_top_k(queries, catalog[rows], metric, n + 1)
+    # Query 0 also excludes its best candidate: the others move up.
+    exclude = [[ids[rows[expected[0, 0]]]]] + [[] for _ in range(len(queries) - 1)]
+    found, similarities = recommender.recommend(
+        queries, n, candidate_items=list(ids[rows]) + ["not in the catalog"],
+        exclude_items=exclude,
+    )
+    assert_array_equal(found[0], ids[rows[expected[0, 1:]]])
+    assert_allclose(similarities[0], expected_similarities[0, 1:], rtol=1e-6, atol=1e-6)
+    assert_array_equal(found[1:], ids[rows[expected[1:, :n]]])
+    assert_allclose(similarities[1:], expected_similarities[1:, :n], rtol=1e-6, atol=1e-6)
+    # A boolean mask over the catalog's rows says the same.
+    mask = np.zeros(60, dtype=bool)
+    mask[rows] = True
+    assert_array_equal(
+        recommender.predict(queries, candidate_items=mask, exclude_items=exclude)[:, :n], found
+    )
+    # Catalog items as queries: each is left out of its own recommendations.
+    own, _ = recommender.recommend_for_items(ids[rows[:2]], candidate_items=mask)
+    assert own.shape == (2, n)
+    assert np.isin(own, ids[rows]).all() and (own != ids[rows[:2], None]).all()
+
+
+@pytest.mark.parametrize("algorithm", ["kd_tree", "ball_tree"])
+def test_a_tree_answers_a_query_that_excludes_most_of_the_catalog(algorithm):
+    # The tree is asked for more neighbours than it holds (n plus the
+    # exclusions, rounded up): it returns what it has, and the best allowed
+    # items come out. Before, scikit-learn's tree refused the request.
+    catalog = np.random.default_rng(5).normal(size=(100, 3))
+    recommender = NearestNeighborRecommender(10, algorithm=algorithm).fit(catalog)
+    ids, _ = recommender.recommend(catalog[:1], exclude_items=[list(range(95))])
+    expected, _ = _reference_top_k(catalog[:1], catalog[95:], "cosine", 5)
+    assert_array_equal(ids, expected + 95)
+
+
+def test_few_candidates_cost_in_proportion_to_their_number(monkeypatch):
+    # Fewer candidates than an eighth of the catalog: the exact search looks
+    # at them only, even with an index.
+    pytest.importorskip("faiss", reason="the 'ann' extra is not installed")
+    catalog = np.random.default_rng(4).normal(size=(400, 4))
+    recommender = NearestNeighborRecommender(3, algorithm="hnsw").fit(catalog)
+    searched = []
+    exact_top_k = _recommender.exact_top_k
+
+    def recording(queries, catalog, n, **kwargs):
+        searched.append(None if kwargs["item_rows"] is None else len(kwargs["item_rows"]))
+        return exact_top_k(queries, catalog, n, **kwargs)
+
+    monkeypatch.setattr(_recommender, "exact_top_k", recording)
+    monkeypatch.setattr(recommender.index_, "search", None)  # never called
+    recommender.recommend(catalog[:5], candidate_items=np.arange(0, 400, 10))
+    assert searched == [40]
+
+
+def test_bad_candidate_items_are_refused(catalog_and_queries):
+    catalog, queries = catalog_and_queries
+    recommender = NearestNeighborRecommender(3).fit(catalog)
+    with pytest.raises(ValueError, match=r"one entry per catalog item \(60\), got 59"):
+        recommender.recommend(queries, candidate_items=np.ones(59, dtype=bool))
+    # No candidate (none of the ids is in the catalog): nothing to recommend.
+    ids, similarities = recommender.recommend(queries, candidate_items=[1000, 2000])
+    assert ids.shape == similarities.shape == (len(queries), 0)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
 def test_sparse_input_gives_the_dense_result_and_stays_sparse(tiny_blocks, metric):
     rng = np.random.default_rng(1)
     catalog = sp.random(80, 30, density=0.2, format="csr", random_state=rng, dtype=np.float32)

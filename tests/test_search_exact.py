@@ -141,3 +141,26 @@ def test_search_threads_run_with_a_single_threaded_blas(monkeypatch, n_jobs):
     exact_top_k(catalog[:12], catalog, 2, metric="cosine", n_jobs=n_jobs)
     assert len(blas_threads) == 3
     assert set(blas_threads) == ({1} if n_jobs > 1 else {before})
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_a_subset_of_rows_is_searched_as_if_the_others_were_not_there(
+    monkeypatch, metric, sparse
+):
+    # item_rows: the top n among those rows only, as catalog rows, across
+    # block edges, with exclusions given in catalog coordinates.
+    monkeypatch.setattr(_exact, "QUERY_BLOCK", 4)
+    monkeypatch.setattr(_exact, "ITEM_BLOCK", 8)
+    rng = np.random.default_rng(2)
+    catalog, queries = _unit_rows(rng, (70, 6)), _unit_rows(rng, (9, 6))
+    item_rows = np.sort(rng.choice(70, 25, replace=False)).astype(np.intp)
+    exclusions = exclusion_matrix(9, 70, rng.integers(9, size=30), rng.integers(70, size=30))
+    excluded = exclusions.toarray()
+    excluded[:, np.setdiff1d(np.arange(70), item_rows)] = True  # not searched at all
+    to_input = sp.csr_matrix if sparse else np.asarray
+    rows, scores = exact_top_k(to_input(queries), to_input(catalog), 6, metric=metric,
+                               exclusions=exclusions, item_rows=item_rows)
+    expected_rows, expected_scores = _full_sort_top_k(queries, catalog, metric, 6, excluded)
+    assert_array_equal(rows, expected_rows)
+    assert_allclose(scores, expected_scores, rtol=1e-10, atol=1e-10)

@@ -1,6 +1,7 @@
 """Exclusions for index backends: over-fetch, drop, and report queries left short."""
 
 import numpy as np
+import pytest
 from numpy.testing import assert_array_equal
 
 from sk_prodembed._search._filters import combine, exclusion_matrix, index_top_k, n_excluded
@@ -54,3 +55,40 @@ def test_combine_is_the_union_without_duplicates():
     assert_array_equal(union.toarray(), [[0, 1, 0, 0], [0, 0, 1, 1]])
     assert_array_equal(n_excluded(union, 2), [1, 2])
     assert combine(None, None) is None
+
+
+def test_candidates_are_the_only_rows_kept_and_are_over_fetched():
+    scores = np.random.default_rng(2).random((6, 64))
+    candidates = np.zeros(64, dtype=bool)
+    candidates[::4] = True  # a quarter of the rows
+    asked = []
+    search = _exact_search(scores)
+
+    def recording_search(queries, k):
+        asked.append(k)
+        return search(queries, k)
+
+    rows, complete = index_top_k(recording_search, np.arange(6)[:, None], 3, None, candidates)
+    assert complete.all()
+    # Four times the rows for a quarter of them (rounded up to a power of two).
+    assert asked == [3 + 16]
+    for i in range(6):
+        allowed = [j for j in np.argsort(-scores[i]) if candidates[j]]
+        assert_array_equal(rows[i], allowed[:3])
+
+
+def test_candidate_rows_from_ids_or_a_mask():
+    from sk_prodembed._search._filters import candidate_rows
+
+    def rows_of_ids(ids):  # ids "a".."e" are rows 0..4
+        rows = np.array([ord(i) - ord("a") if i in "abcde" else 0 for i in ids])
+        return rows, np.isin(ids, list("abcde"))
+
+    assert_array_equal(candidate_rows(["d", "b", "zz", "b"], 5, rows_of_ids), [1, 3])
+    assert_array_equal(candidate_rows(np.array([1, 0, 0, 1, 0], bool), 5, rows_of_ids), [0, 3])
+    assert candidate_rows(list("abcde"), 5, rows_of_ids) is None  # every item
+    assert candidate_rows(None, 5, rows_of_ids) is None
+    with pytest.raises(ValueError, match=r"one entry per catalog item \(5\), got 3"):
+        candidate_rows(np.ones(3, bool), 5, rows_of_ids)
+    with pytest.raises(ValueError, match="one sequence of item ids"):
+        candidate_rows([["a"], ["b"]], 5, rows_of_ids)

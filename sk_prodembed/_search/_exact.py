@@ -35,7 +35,7 @@ def block_memory_bytes(itemsize, n_threads):
     return n_threads * QUERY_BLOCK * ITEM_BLOCK * (2 * itemsize + 1)
 
 
-def exact_top_k(queries, catalog, n, *, metric, exclusions=None, n_jobs=1):
+def exact_top_k(queries, catalog, n, *, metric, exclusions=None, n_jobs=1, item_rows=None):
     """Catalog rows and similarities of the ``n`` best items per query.
 
     Parameters
@@ -55,6 +55,10 @@ def exact_top_k(queries, catalog, n, *, metric, exclusions=None, n_jobs=1):
     n_jobs : int, default=1
         Threads over query blocks. Above 1, the BLAS runs single-threaded for
         the duration of the call, so threads never exceed ``n_jobs``.
+    item_rows : ndarray of intp, default=None
+        The only catalog rows to search (increasing), gathered one block at
+        a time, so that searching a few of them costs in proportion to their
+        number and no copy of them is made. None searches every row.
 
     Returns
     -------
@@ -67,12 +71,16 @@ def exact_top_k(queries, catalog, n, *, metric, exclusions=None, n_jobs=1):
     query_blocks = [slice(start, min(start + QUERY_BLOCK, n_queries))
                     for start in range(0, n_queries, QUERY_BLOCK)]
     # A transposed view; a sparse catalog is sliced by rows (cheap in CSR) instead.
-    catalog_t = None if sp.issparse(catalog) else catalog.T
+    catalog_t = None if sp.issparse(catalog) or item_rows is not None else catalog.T
+    if item_rows is not None and exclusions is not None:
+        # In the coordinates of the searched rows.
+        exclusions = exclusions[:, item_rows]
 
     def search(block):
         block_exclusions = None if exclusions is None else exclusions[block]
         return _top_k_of_query_block(
-            queries[block], catalog, catalog_t, n, metric == "euclidean", block_exclusions
+            queries[block], catalog, catalog_t, n, metric == "euclidean", block_exclusions,
+            item_rows,
         )
 
     n_jobs = max(1, min(n_jobs, len(query_blocks)))
@@ -84,6 +92,8 @@ def exact_top_k(queries, catalog, n, *, metric, exclusions=None, n_jobs=1):
                 delayed(search)(block) for block in query_blocks
             )
     rows = np.vstack(results) if results else np.empty((0, n), dtype=np.intp)
+    if item_rows is not None:
+        rows = np.where(rows >= 0, item_rows[np.maximum(rows, 0)], -1)
     return sorted_by_score(rows, rescore(queries, catalog, rows, metric))
 
 
@@ -135,8 +145,10 @@ def _as_csr(X):
     return X if sp.issparse(X) else sp.csr_matrix(X)
 
 
-def _top_k_of_query_block(queries, catalog, catalog_t, n, euclidean, exclusions):
-    n_block, n_items = queries.shape[0], catalog.shape[0]
+def _top_k_of_query_block(queries, catalog, catalog_t, n, euclidean, exclusions, item_rows):
+    """Top ``n`` rows per query, as positions in ``item_rows`` when it is given."""
+    n_block = queries.shape[0]
+    n_items = catalog.shape[0] if item_rows is None else len(item_rows)
     dense = not sp.issparse(queries) and not sp.issparse(catalog)
     if dense:
         queries = np.ascontiguousarray(queries)
@@ -152,14 +164,16 @@ def _top_k_of_query_block(queries, catalog, catalog_t, n, euclidean, exclusions)
     for start in range(0, n_items, ITEM_BLOCK):
         stop = min(start + ITEM_BLOCK, n_items)
         scores = buffer[:, : stop - start]
+        items = catalog[start:stop] if item_rows is None else catalog[item_rows[start:stop]]
         if dense:
-            np.matmul(queries, catalog_t[:, start:stop], out=scores)
+            block = items.T if catalog_t is None else catalog_t[:, start:stop]
+            np.matmul(queries, block, out=scores)
         else:
-            block = catalog[start:stop].T if catalog_t is None else catalog_t[:, start:stop]
+            block = items.T if catalog_t is None else catalog_t[:, start:stop]
             product = queries @ block
             np.copyto(scores, product.toarray() if sp.issparse(product) else product)
         if euclidean:
-            scores -= row_norms(catalog[start:stop], squared=True) / 2
+            scores -= row_norms(items, squared=True) / 2
         if exclusions is not None:
             lo, hi = np.searchsorted(excluded_cols, [start, stop])
             scores[excluded_rows[lo:hi], excluded_cols[lo:hi] - start] = -np.inf

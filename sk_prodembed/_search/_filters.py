@@ -5,6 +5,11 @@ id was made from) becomes one boolean CSR matrix of shape (n_queries, n_items).
 Exact search masks the excluded entries of each score block. An index (HNSW,
 trees) cannot mask per query, so each query asks it for ``n`` plus its number
 of exclusions, and the excluded rows are dropped from the answer.
+
+``candidate_items``, the only items any query may receive, becomes the
+increasing catalog rows of the candidates: exact search scores those rows
+only; an index is asked for as many more rows as their share of the catalog
+suggests, and the other rows are dropped from its answer.
 """
 
 import numpy as np
@@ -64,23 +69,59 @@ def item_exclusions(exclude_items, n_queries, n_items, rows_of_ids):
     return exclusion_matrix(n_queries, n_items, query_rows[found], item_rows[found])
 
 
+def candidate_rows(candidate_items, n_items, rows_of_ids):
+    """The ``candidate_items`` argument of ``recommend`` as increasing catalog rows.
+
+    It is a sequence of item ids (ids not in the catalog are ignored) or a
+    boolean mask over the catalog's rows. Returns None when every item is a
+    candidate (or ``candidate_items`` is None).
+    """
+    if candidate_items is None:
+        return None
+    candidates = np.asarray(candidate_items)
+    if candidates.ndim != 1:
+        raise ValueError(
+            "candidate_items must be one sequence of item ids, or a boolean mask of shape "
+            f"({n_items},) over the catalog, got an array of shape {candidates.shape}."
+        )
+    if candidates.dtype == bool:
+        if candidates.shape != (n_items,):
+            raise ValueError(
+                f"candidate_items as a boolean mask must have one entry per catalog item "
+                f"({n_items}), got {candidates.shape[0]}."
+            )
+        rows = np.flatnonzero(candidates)
+    else:
+        rows, found = rows_of_ids(candidates)
+        rows = np.unique(rows[found])
+    return None if len(rows) == n_items else rows.astype(np.intp)
+
+
 def n_excluded(exclusions, n_queries):
     if exclusions is None:
         return np.zeros(n_queries, dtype=np.intp)
     return np.diff(exclusions.indptr)
 
 
-def index_top_k(search, queries, n, exclusions):
+def index_top_k(search, queries, n, exclusions, candidates=None):
     """The ``n`` best non-excluded catalog rows per query that ``search`` finds.
 
     ``search(queries, k)`` returns (n_queries, k) catalog rows, best first, -1
     where it found fewer. Queries with the same number of exclusions (rounded
     up to a power of two, so there are few distinct requests) are asked
-    together. Returns the rows (-1 padded) and a mask of the queries that got
-    ``n`` rows, so the caller can answer the others exactly.
+    together. ``candidates`` (a boolean mask over the catalog rows, or None)
+    keeps only its rows; each query then asks for as many more rows as the
+    share of candidates suggests. Returns the rows (-1 padded) and a mask of
+    the queries that got ``n`` rows, so the caller can answer the others
+    exactly.
     """
     n_queries = queries.shape[0]
     extra = n_excluded(exclusions, n_queries)
+    if candidates is not None:
+        # Rows to look at for n + extra candidates, if candidates are spread
+        # evenly among the neighbours.
+        spread = candidates.size / max(int(np.count_nonzero(candidates)), 1)
+        extra = np.ceil((n + extra) * spread).astype(np.intp) - n
     requested = np.where(extra > 0, n + 2 ** np.ceil(np.log2(np.maximum(extra, 1))), n)
     rows = np.full((n_queries, n), -1, dtype=np.intp)
     complete = np.zeros(n_queries, dtype=bool)
@@ -88,6 +129,8 @@ def index_top_k(search, queries, n, exclusions):
         group = np.flatnonzero(requested == k)
         found = search(queries[group], k)
         valid = found >= 0
+        if candidates is not None:
+            valid[valid] = candidates[found[valid]]
         if exclusions is not None:
             pair_query = np.repeat(group, k)[valid.ravel()]
             excluded = np.asarray(exclusions[pair_query, found[valid]]).ravel()

@@ -1,5 +1,6 @@
 """scikit-learn's KD and ball trees behind the index interface of :mod:`._hnsw`."""
 
+import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
 
@@ -28,4 +29,9 @@ class TreeIndex:
         return self.build(catalog)
 
     def search(self, queries, k, ef_search=None):
-        return self.nn.kneighbors(queries, n_neighbors=k, return_distance=False)
+        """Catalog rows of the ``k`` nearest items; -1 beyond the catalog's size."""
+        n_fit = self.nn.n_samples_fit_
+        rows = self.nn.kneighbors(queries, n_neighbors=min(k, n_fit), return_distance=False)
+        if k > n_fit:
+            rows = np.hstack([rows, np.full((rows.shape[0], k - n_fit), -1, dtype=rows.dtype)])
+        return rows
