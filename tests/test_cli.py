@@ -248,6 +248,33 @@ def test_reads_parquet(capsys, tmp_path):
     assert len(model.named_steps["recommender"].item_ids_) == len(rows)
 
 
+def test_reads_the_first_sheet_of_an_excel_workbook(capsys, tmp_path):
+    pytest.importorskip("openpyxl")
+    rows = _rows()
+    rows[2][1] = None  # an empty cell: a product without text
+    with pd.ExcelWriter(tmp_path / "export.xlsx") as writer:
+        pd.DataFrame(rows, columns=["sku", "name", "category"]).to_excel(
+            writer, sheet_name="Products", index=False
+        )
+        pd.DataFrame({"note": ["not products"]}).to_excel(writer, sheet_name="Notes")
+    model, err = _fit_pickle(capsys, tmp_path / "export.xlsx", tmp_path)
+    assert "(Excel, sheet 'Products'; 1 other sheet not read)" in err
+    assert "Dropped 1 row with an empty 'name'" in err
+    ids = model.named_steps["recommender"].item_ids_
+    assert list(ids) == [row[0] for row in rows if row[1] is not None]
+    # A workbook named .csv is still read as one.
+    (tmp_path / "export.xlsx").rename(tmp_path / "export.csv")
+    _, err = _fit_pickle(capsys, tmp_path / "export.csv", tmp_path)
+    assert "(Excel, sheet 'Products'" in err
+
+
+def test_an_old_excel_file_is_refused_with_what_to_do(capsys, tmp_path):
+    (tmp_path / "export.xls").write_bytes(b"\xd0\xcf\x11\xe0" + bytes(100))
+    status, _, err = run(capsys, "fit", "--csv", tmp_path / "export.xls", *COLUMNS,
+                         "--model", tmp_path / "m.pkl", "--quiet")
+    assert status == 1 and "save it as .xlsx or CSV" in err
+
+
 def test_rows_without_text_are_dropped_and_said(capsys, tmp_path):
     rows = _rows()
     rows[3][1] = ""
@@ -518,12 +545,17 @@ def test_bad_option_is_one_line_and_a_non_zero_exit(capsys, tmp_path, case):
 def test_missing_optional_packages_are_named(capsys, tmp_path, monkeypatch):
     csv_path = _write(tmp_path / "p.csv", _rows())
     pd.DataFrame(_rows()).to_parquet(tmp_path / "p.parquet")
-    for module in ("pyarrow", "fastparquet", "skops", "skops.io"):
+    excel = pytest.importorskip("openpyxl") and tmp_path / "p.xlsx"
+    pd.DataFrame(_rows()).to_excel(excel)
+    for module in ("pyarrow", "fastparquet", "skops", "skops.io", "openpyxl"):
         monkeypatch.setitem(sys.modules, module, None)
     status, _, err = run(capsys, "fit", "--csv", tmp_path / "p.parquet", "--model",
                          tmp_path / "m.pkl", "--quiet")
     assert status == 1
     assert "reading Parquet" in err and "needs pyarrow: pip install pyarrow" in err
+    status, _, err = run(capsys, "fit", "--csv", excel, "--model", tmp_path / "m.pkl", "--quiet")
+    assert status == 1
+    assert "needs openpyxl: pip install 'sk_prodembed[cli]'" in err
     status, _, err = run(capsys, "fit", "--csv", csv_path, "--model", tmp_path / "m.skops",
                          "--quiet")
     assert status == 1

@@ -63,7 +63,7 @@ def _reading_options(csv_default, text_default=DEFAULT_TEXT_COLUMN):
     group.add_argument(
         "--csv", metavar="FILE", required=csv_default is None,
         help="products, one a row: .csv, .tsv, .txt, compressed (.gz, .bz2, .xz, .zip, "
-        ".zst) or not, or .parquet (needs pyarrow)"
+        ".zst) or not, an Excel .xlsx (its first sheet), or .parquet (needs pyarrow)"
         + ("" if csv_default is None else f"; default: {csv_default}"),
     )
     group.add_argument(

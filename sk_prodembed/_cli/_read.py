@@ -1,5 +1,5 @@
 """Reading the product tables shops export: CSV or TSV, compressed or not, any
-separator, UTF-8 or Latin-1, and Parquet."""
+separator, UTF-8 or Latin-1, Excel workbooks, and Parquet."""
 
 import bz2
 import csv
@@ -23,6 +23,7 @@ _PARQUET_MAGIC = b"PAR1"
 _COMPRESSION_SUFFIXES = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip", ".zst": "zstd"}
 _SEPARATOR_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".psv": "|"}
 _PARQUET_SUFFIXES = {".parquet", ".pq"}
+_EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 _SEPARATOR_NAMES = {",": "CSV", "\t": "TSV", ";": "semicolon-separated", "|": "pipe-separated"}
 SEPARATOR_ALIASES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
 COMPRESSIONS = ("auto", "none", "gzip", "bz2", "xz", "zip", "zstd")
@@ -43,6 +44,13 @@ def read_table(path, *, sep="auto", encoding="auto", compression="auto"):
     pandas = import_pandas(f"reading {path}")
     if head.startswith(_PARQUET_MAGIC) or path.suffix.lower() in _PARQUET_SUFFIXES:
         return _read_parquet(pandas, path), "Parquet"
+    if path.suffix.lower() == ".xls":
+        raise CommandError(
+            f"{path} is an Excel 97-2003 workbook (.xls), which is not read: save it as "
+            ".xlsx or CSV"
+        )
+    if path.suffix.lower() in _EXCEL_SUFFIXES or _is_excel_workbook(path, head):
+        return _read_excel(pandas, path)
 
     detected = next((name for magic, name in _MAGIC_BYTES.items() if head.startswith(magic)), None)
     compression = _check_compression(path, compression, detected)
@@ -153,6 +161,40 @@ def _read_parquet(pandas, path):
         raise CommandError(f"{path} has {count(frame.shape[1], 'column')} but no rows")
     # The same strings as from a CSV, with missing values kept missing.
     return frame.astype(str).where(frame.notna())
+
+
+def _is_excel_workbook(path, head):
+    """A zip file holding an Excel workbook, whatever its name."""
+    if not head.startswith(b"PK\x03\x04"):
+        return False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "xl/workbook.xml" in archive.namelist()
+    except zipfile.BadZipFile:
+        return False
+
+
+def _read_excel(pandas, path):
+    """The first sheet of an Excel workbook, as strings (empty cells missing)."""
+    try:
+        workbook = pandas.ExcelFile(path, engine="openpyxl")
+    except ImportError as error:
+        raise CommandError(
+            f"reading the Excel workbook {path} needs openpyxl: pip install 'sk_prodembed[cli]'"
+        ) from error
+    except Exception as error:
+        raise CommandError(f"{path} is not a readable Excel workbook: {error}") from error
+    with workbook:
+        sheet, *others = workbook.sheet_names
+        # Strings as from a CSV; empty cells stay missing.
+        frame = workbook.parse(sheet, dtype=str)
+    if len(frame) == 0:
+        raise CommandError(
+            f"the first sheet of {path} ({sheet!r}) has {count(frame.shape[1], 'column')} "
+            "but no rows"
+        )
+    more = f"; {count(len(others), 'other sheet')} not read" if others else ""
+    return frame, f"Excel, sheet {sheet!r}{more}"
 
 
 def import_pandas(purpose):
