@@ -635,18 +635,24 @@ class TripletEmbedder(BaseEmbedder):
             rows = rows[is_new[labels[rows]]]
             embeddings = l2_normalize(self.encoder_.predict(X[rows]))[0]
             means = class_means(embeddings, labels[rows], len(classes))
-            proxies = np.zeros((len(classes), self.proxies_.shape[1]), dtype=self.proxies_.dtype)
-            proxies[known] = self.proxies_
+            # Copies, caught up with the optimizer's last step (as every epoch
+            # ends), then moved to the rows of their classes.
+            known_proxies = self.proxies_.copy()
+            optimizer = copy.deepcopy(self._optimizer)
+            # The proxies follow the encoder's parameters in the objective's params.
+            optimizer.grow_rows(len(self.encoder_.params), known_proxies, known, len(classes))
+            proxies = np.zeros((len(classes), known_proxies.shape[1]), dtype=known_proxies.dtype)
+            proxies[known] = known_proxies
             proxies[is_new] = l2_normalize(means[is_new])[0]
-            # A class whose rows all embed at zero gets a random direction.
+            # A class whose rows all embed at zero gets a random direction,
+            # drawn from a copy: the fit's own stream (and, should the fit
+            # fail, the estimator) is left as it was.
             pointless = is_new & ~np.any(means != 0, axis=1)
             if pointless.any():
                 proxies[pointless] = initial_proxies(
-                    int(pointless.sum()), proxies.shape[1], proxies.dtype, self._rng
+                    int(pointless.sum()), proxies.shape[1], proxies.dtype,
+                    copy.deepcopy(self._rng),
                 )
-            optimizer = copy.deepcopy(self._optimizer)
-            # The proxies follow the encoder's parameters in the objective's params.
-            optimizer.grow_rows(len(self.encoder_.params), self.proxies_, known, len(classes))
             self.proxies_ = proxies
             self._optimizer = optimizer
         self.classes_ = classes
