@@ -27,12 +27,10 @@ import multiprocessing
 import queue
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 from sklearn.decomposition import TruncatedSVD
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neighbors import NeighborhoodComponentsAnalysis
 from sklearn.pipeline import make_pipeline
@@ -232,12 +230,10 @@ def evaluate(catalog, nca_budget, lmnn_budget, with_umap):
 
     if with_umap:
         try:
-            import umap  # noqa: F401
+            import umap
         except ImportError:
             notes.append("UMAP rows missing: umap-learn is not installed.")
         else:
-            import umap
-
             # UMAP's supervised fit needs numeric labels.
             y_codes = np.unique(y_train, return_inverse=True)[1]
             for supervised in (False, True):

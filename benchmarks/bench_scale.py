@@ -20,7 +20,6 @@ repository root:
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -215,7 +214,7 @@ def main():
         "interpreter and imports). Streaming fit time includes reading the chunks from disk; "
         "streaming transform saves each chunk's embeddings to its own .npy file.\n\n"
         + "\n".join(table)
-        + f"\n\n![scale](bench_scale.png)",
+        + "\n\n![scale](bench_scale.png)",
     )
 
 

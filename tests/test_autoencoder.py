@@ -10,7 +10,6 @@ from sklearn.model_selection import GridSearchCV
 
 from sk_prodembed import MaskedAutoencoderEmbedder
 from sk_prodembed._losses import squared_error
-from sk_prodembed._masking import corrupt
 from sk_prodembed._reconstruction import MaskedReconstruction
 
 
