@@ -19,7 +19,7 @@ from sklearn.utils.extmath import row_norms
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ._search import _filters
-from ._search._exact import exact_top_k, rescore, sorted_by_score
+from ._search._exact import allowed_top_k, exact_top_k, rescore, sorted_by_score
 from ._search._hnsw import HNSWIndex
 from ._search._item_ids import rows_of_ids, sorted_ids
 from ._search._tree import TreeIndex
@@ -319,7 +319,7 @@ class NearestNeighborRecommender(BaseEstimator):
             Pipeline: ``pipe.predict(texts, exclude_self=True)``.
         exclude_items : sequence of sequences of ids, or sparse matrix, default=None
             Items never to recommend, per query; see :meth:`recommend`.
-        candidate_items : sequence of ids, or boolean array, default=None
+        candidate_items : sequence of ids, boolean array or sparse matrix, default=None
             The only items that may be recommended; see :meth:`recommend`.
 
         Returns
@@ -353,15 +353,18 @@ class NearestNeighborRecommender(BaseEstimator):
             none; ids not in the catalog are ignored), or a matrix of shape
             (n_queries, n_items) whose non-zero entries exclude catalog row
             ``j`` from query ``i``.
-        candidate_items : sequence of ids, or boolean array, default=None
-            The only items that may be recommended, the same for every query
-            (in stock, of one category, sold in a country): a sequence of
-            item ids (ids not in the catalog are ignored), or a boolean array
-            of shape (n_items,) over the catalog's rows. Exclusions apply
-            among them. The search costs in proportion to the candidates
-            when they are few (under an eighth of the catalog, searched
-            exactly); an index searches among more and answers exactly the
-            queries it found too few candidates for. None: every item.
+        candidate_items : sequence of ids, boolean array or sparse matrix, default=None
+            The only items that may be recommended. The same for every query
+            (in stock, sold in a country): a sequence of item ids (ids not in
+            the catalog are ignored), or a boolean array of shape (n_items,)
+            over the catalog's rows; the search costs in proportion to the
+            candidates when they are few (under an eighth of the catalog,
+            searched exactly), and an index searches among more, answering
+            exactly the queries it found too few candidates for. Each
+            query's own (the query's category): a sparse matrix of shape
+            (n_queries, n_items) whose non-zero entries are query ``i``'s
+            candidates; only those pairs are scored. Exclusions apply among
+            the candidates. None: every item.
 
         Returns
         -------
@@ -380,7 +383,7 @@ class NearestNeighborRecommender(BaseEstimator):
             self._self_exclusions(X, exclude_self),
             self._item_exclusions(exclude_items, X.shape[0]),
         )
-        candidates = self._candidate_rows(candidate_items)
+        candidates = self._candidates(candidate_items, X.shape[0])
         rows, similarities = self._top_k(X, n_recommendations, exclusions, candidates=candidates)
         return self._ids_of_rows(rows), similarities
 
@@ -397,7 +400,7 @@ class NearestNeighborRecommender(BaseEstimator):
             Items per query; None uses the ``n_recommendations`` parameter.
         exclude_items : sequence of sequences of ids, or sparse matrix, default=None
             Further items never to recommend, per query; see :meth:`recommend`.
-        candidate_items : sequence of ids, or boolean array, default=None
+        candidate_items : sequence of ids, boolean array or sparse matrix, default=None
             The only items that may be recommended; see :meth:`recommend`.
 
         Returns
@@ -416,7 +419,7 @@ class NearestNeighborRecommender(BaseEstimator):
             _filters.exclusion_matrix(n_queries, n_items, np.arange(n_queries), rows),
             self._item_exclusions(exclude_items, n_queries),
         )
-        candidates = self._candidate_rows(candidate_items)
+        candidates = self._candidates(candidate_items, n_queries)
         found, similarities = self._top_k(
             queries, n_recommendations, exclusions, candidates=candidates
         )
@@ -596,10 +599,11 @@ class NearestNeighborRecommender(BaseEstimator):
             exclude_items, n_queries, self.catalog_.shape[0], self._rows_of_known_ids
         )
 
-    def _candidate_rows(self, candidate_items):
-        """``candidate_items`` as increasing catalog rows, or None for every item."""
-        return _filters.candidate_rows(
-            candidate_items, self.catalog_.shape[0], self._rows_of_known_ids
+    def _candidates(self, candidate_items, n_queries):
+        """``candidate_items`` as None (every item), increasing catalog rows, or a
+        boolean CSR matrix of each query's candidates."""
+        return _filters.candidates(
+            candidate_items, n_queries, self.catalog_.shape[0], self._rows_of_known_ids
         )
 
     def _rows_of_known_ids(self, ids):
@@ -653,12 +657,21 @@ class NearestNeighborRecommender(BaseEstimator):
     def _top_k(self, X, n_recommendations, exclusions, warn_empty=True, candidates=None):
         """Catalog rows and similarities of the nearest allowed items, best first.
 
-        ``candidates``: None, or the increasing catalog rows that may be
-        recommended at all."""
+        ``candidates``: None, the increasing catalog rows that may be
+        recommended at all, or a boolean CSR matrix of each query's own."""
         catalog = self.catalog_
         n_queries = X.shape[0]
         if warn_empty:
             self._warn_about_empty_queries(X)
+        if sp.issparse(candidates):
+            # Each query scores its own candidates only, whatever the index.
+            allowed = _filters.without(candidates, exclusions)
+            fewest = int(np.diff(allowed.indptr).min()) if n_queries else 0
+            n = min(n_recommendations, fewest)
+            if n <= 0:
+                empty = np.empty((n_queries, 0))
+                return empty.astype(np.intp), empty.astype(catalog.dtype)
+            return allowed_top_k(X, catalog, n, metric=self.metric, allowed=allowed)
         n_items = catalog.shape[0] if candidates is None else len(candidates)
         counted = exclusions
         if candidates is not None and exclusions is not None:

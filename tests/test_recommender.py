@@ -144,6 +144,37 @@ def test_a_tree_answers_a_query_that_excludes_most_of_the_catalog(algorithm):
     assert_array_equal(ids, expected + 95)
 
 
+@pytest.mark.parametrize("algorithm", ["brute", "hnsw"])
+def test_each_query_can_have_its_own_candidates(catalog_and_queries, algorithm):
+    # The query's own category, say: a sparse matrix of each query's
+    # candidates. Only those pairs are scored (an index is not asked).
+    if algorithm == "hnsw":
+        pytest.importorskip("faiss", reason="the 'ann' extra is not installed")
+    catalog, queries = catalog_and_queries
+    labels = np.arange(60) % 3
+    recommender = NearestNeighborRecommender(4, algorithm=algorithm).fit(catalog, labels)
+    query_labels = np.arange(len(queries)) % 3
+    same_label = sp.csr_matrix(query_labels[:, None] == labels[None, :])
+    exclude = [[int(np.flatnonzero(labels == query_labels[0])[0])]] + [[]] * (len(queries) - 1)
+    ids, similarities = recommender.recommend(
+        queries, candidate_items=same_label, exclude_items=exclude
+    )
+    for i, query in enumerate(queries):
+        rows = np.flatnonzero(labels == query_labels[i])
+        if i == 0:
+            rows = rows[1:]
+        expected, expected_similarities = _reference_top_k(query[None], catalog[rows], "cosine", 4)
+        assert_array_equal(ids[i], rows[expected[0]])
+        assert_allclose(similarities[i], expected_similarities[0], rtol=1e-6, atol=1e-6)
+    # Catalog items: each item's category, the item itself left out.
+    own, _ = recommender.recommend_for_items(
+        [0, 1], candidate_items=sp.csr_matrix(labels[[0, 1], None] == labels[None, :])
+    )
+    assert (labels[own] == labels[[0, 1], None]).all() and (own != [[0], [1]]).all()
+    with pytest.raises(ValueError, match=r"must have shape \(17, 60\)"):
+        recommender.recommend(queries, candidate_items=same_label[:5])
+
+
 def test_few_candidates_cost_in_proportion_to_their_number(monkeypatch):
     # Fewer candidates than an eighth of the catalog: the exact search looks
     # at them only, even with an index.

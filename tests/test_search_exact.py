@@ -164,3 +164,27 @@ def test_a_subset_of_rows_is_searched_as_if_the_others_were_not_there(
     expected_rows, expected_scores = _full_sort_top_k(queries, catalog, metric, 6, excluded)
     assert_array_equal(rows, expected_rows)
     assert_allclose(scores, expected_scores, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("pair_block", [1, 7, 10_000])
+def test_each_query_among_its_own_allowed_items(monkeypatch, metric, sparse, pair_block):
+    # allowed_top_k scores only the allowed pairs, a few queries' pairs at a
+    # time (a block of 1 pair still takes one whole query).
+    from sk_prodembed._search._exact import allowed_top_k
+
+    monkeypatch.setattr(_exact, "PAIR_BLOCK", pair_block)
+    rng = np.random.default_rng(3)
+    catalog, queries = _unit_rows(rng, (50, 5)), _unit_rows(rng, (8, 5))
+    allowed = sp.random(8, 50, density=0.3, format="csr", random_state=4, dtype=float) != 0
+    n = int(np.diff(allowed.indptr).min())
+    assert n >= 4
+    to_input = sp.csr_matrix if sparse else np.asarray
+    rows, scores = allowed_top_k(to_input(queries), to_input(catalog), n, metric=metric,
+                                 allowed=allowed)
+    expected_rows, expected_scores = _full_sort_top_k(
+        queries, catalog, metric, n, ~allowed.toarray()
+    )
+    assert_array_equal(rows, expected_rows)
+    assert_allclose(scores, expected_scores, rtol=1e-10, atol=1e-10)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from numpy.testing import assert_array_equal
 
 from sk_prodembed._search._filters import combine, exclusion_matrix, index_top_k, n_excluded
@@ -77,8 +78,11 @@ def test_candidates_are_the_only_rows_kept_and_are_over_fetched():
         assert_array_equal(rows[i], allowed[:3])
 
 
-def test_candidate_rows_from_ids_or_a_mask():
-    from sk_prodembed._search._filters import candidate_rows
+def test_candidates_from_ids_a_mask_or_a_matrix():
+    from sk_prodembed._search._filters import candidates
+
+    def candidate_rows(items, n_items, rows_of_ids):
+        return candidates(items, 2, n_items, rows_of_ids)
 
     def rows_of_ids(ids):  # ids "a".."e" are rows 0..4
         rows = np.array([ord(i) - ord("a") if i in "abcde" else 0 for i in ids])
@@ -92,3 +96,18 @@ def test_candidate_rows_from_ids_or_a_mask():
         candidate_rows(np.ones(3, bool), 5, rows_of_ids)
     with pytest.raises(ValueError, match="one sequence of item ids"):
         candidate_rows([["a"], ["b"]], 5, rows_of_ids)
+    # Per query: a sparse matrix of each query's candidates.
+    per_query = candidate_rows(sp.csr_matrix([[0, 2, 0, 0, 1], [1, 0, 0, 0, 0]]), 5, rows_of_ids)
+    assert per_query.dtype == bool
+    assert_array_equal(per_query.toarray(), [[0, 1, 0, 0, 1], [1, 0, 0, 0, 0]])
+    with pytest.raises(ValueError, match=r"must have shape \(2, 5\)"):
+        candidate_rows(sp.csr_matrix((3, 5)), 5, rows_of_ids)
+
+
+def test_without_removes_the_excluded_entries():
+    from sk_prodembed._search._filters import without
+
+    allowed = exclusion_matrix(2, 4, [0, 0, 1, 1], [0, 1, 2, 3])
+    excluded = exclusion_matrix(2, 4, [0, 1], [1, 0])
+    assert_array_equal(without(allowed, excluded).toarray(), [[1, 0, 0, 0], [0, 0, 1, 1]])
+    assert without(allowed, None) is allowed

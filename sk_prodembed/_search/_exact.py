@@ -28,6 +28,9 @@ ITEM_BLOCK = 2048
 # Queries rescored at once: bounds the gathered (query, item) rows to
 # RESCORE_BLOCK * n * n_features values.
 RESCORE_BLOCK = 1024
+# (query, item) pairs scored at once by allowed_top_k: bounds the gathered rows
+# to PAIR_BLOCK * n_features values (32 MB at 64 float32 features).
+PAIR_BLOCK = 1 << 17
 
 
 def block_memory_bytes(itemsize, n_threads):
@@ -120,25 +123,53 @@ def rescore(queries, catalog, rows, metric):
 
 def _rescore_block(queries, catalog, rows, metric):
     n_queries, n = rows.shape
-    flat = rows.ravel()
     repeated = np.repeat(np.arange(n_queries), n)
+    return pair_scores(queries, catalog, repeated, rows.ravel(), metric).reshape(n_queries, n)
+
+
+def pair_scores(queries, catalog, query_rows, item_rows, metric):
+    """Similarity of each pair (``queries[query_rows[i]]``, ``catalog[item_rows[i]]``)."""
     if sp.issparse(queries) or sp.issparse(catalog):
-        query_rows = _as_csr(queries)[repeated]
-        item_rows = _as_csr(catalog)[flat]
+        left = _as_csr(queries)[query_rows]
+        right = _as_csr(catalog)[item_rows]
         if metric == "cosine":
-            values = np.asarray(query_rows.multiply(item_rows).sum(axis=1)).ravel()
-        else:
-            difference = query_rows - item_rows
-            values = -np.sqrt(np.asarray(difference.multiply(difference).sum(axis=1)).ravel())
-    else:
-        query_rows = queries[repeated]
-        item_rows = catalog[flat]
-        if metric == "cosine":
-            values = np.einsum("ij,ij->i", query_rows, item_rows)
-        else:
-            difference = query_rows - item_rows
-            values = -np.sqrt(np.einsum("ij,ij->i", difference, difference))
-    return values.reshape(n_queries, n)
+            return np.asarray(left.multiply(right).sum(axis=1)).ravel()
+        difference = left - right
+        return -np.sqrt(np.asarray(difference.multiply(difference).sum(axis=1)).ravel())
+    left = queries[query_rows]
+    right = catalog[item_rows]
+    if metric == "cosine":
+        return np.einsum("ij,ij->i", left, right)
+    difference = left - right
+    return -np.sqrt(np.einsum("ij,ij->i", difference, difference))
+
+
+def allowed_top_k(queries, catalog, n, *, metric, allowed):
+    """The ``n`` best items per query among its own allowed ones.
+
+    ``allowed`` is a boolean CSR matrix of shape (n_queries, n_items) with at
+    least ``n`` entries per row: only those pairs are scored, a block of
+    about :data:`PAIR_BLOCK` pairs at a time, so the cost follows the number
+    of allowed pairs, not the catalog's size. Returns rows and scores as
+    :func:`exact_top_k` does.
+    """
+    n_queries = queries.shape[0]
+    rows = np.empty((n_queries, n), dtype=np.intp)
+    counts = np.diff(allowed.indptr)
+    start = 0
+    while start < n_queries:
+        # As many queries as fit in a block of pairs (at least one).
+        end = np.searchsorted(allowed.indptr, allowed.indptr[start] + PAIR_BLOCK, side="right")
+        stop = min(max(int(end) - 1, start + 1), n_queries)
+        block = allowed[start:stop]
+        query_rows = np.repeat(np.arange(start, stop), counts[start:stop])
+        scores = pair_scores(queries, catalog, query_rows, block.indices, metric)
+        # Best first within each query, equal scores by increasing row.
+        order = np.lexsort((block.indices, -scores, query_rows))
+        first = np.repeat(block.indptr[:-1], n) + np.tile(np.arange(n), stop - start)
+        rows[start:stop] = block.indices[order][first].reshape(stop - start, n)
+        start = stop
+    return sorted_by_score(rows, rescore(queries, catalog, rows, metric))
 
 
 def _as_csr(X):

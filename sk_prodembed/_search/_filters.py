@@ -51,12 +51,7 @@ def item_exclusions(exclude_items, n_queries, n_items, rows_of_ids):
     if exclude_items is None:
         return None
     if sp.issparse(exclude_items):
-        if exclude_items.shape != (n_queries, n_items):
-            raise ValueError(
-                f"exclude_items as a matrix must have shape ({n_queries}, {n_items}) "
-                f"(queries, catalog items), got {exclude_items.shape}."
-            )
-        return combine(sp.csr_matrix(exclude_items, dtype=bool))
+        return _per_query_matrix(exclude_items, "exclude_items", n_queries, n_items)
     if isinstance(exclude_items, (str, bytes)) or len(exclude_items) != n_queries:
         raise ValueError(
             f"exclude_items must hold one sequence of item ids per query ({n_queries}), "
@@ -69,15 +64,30 @@ def item_exclusions(exclude_items, n_queries, n_items, rows_of_ids):
     return exclusion_matrix(n_queries, n_items, query_rows[found], item_rows[found])
 
 
-def candidate_rows(candidate_items, n_items, rows_of_ids):
-    """The ``candidate_items`` argument of ``recommend`` as increasing catalog rows.
+def _per_query_matrix(matrix, name, n_queries, n_items):
+    """A sparse (n_queries, n_items) argument as a boolean CSR matrix of its non-zero entries."""
+    if matrix.shape != (n_queries, n_items):
+        raise ValueError(
+            f"{name} as a matrix must have shape ({n_queries}, {n_items}) "
+            f"(queries, catalog items), got {matrix.shape}."
+        )
+    return combine(sp.csr_matrix(matrix, dtype=bool))
 
-    It is a sequence of item ids (ids not in the catalog are ignored) or a
-    boolean mask over the catalog's rows. Returns None when every item is a
-    candidate (or ``candidate_items`` is None).
+
+def candidates(candidate_items, n_queries, n_items, rows_of_ids):
+    """The ``candidate_items`` argument of ``recommend``: None, rows, or a matrix.
+
+    A sequence of item ids (ids not in the catalog are ignored) or a boolean
+    mask over the catalog's rows, the same for every query, becomes the
+    increasing catalog rows of the candidates (None when every item is one,
+    or ``candidate_items`` is None). A sparse matrix of shape (n_queries,
+    n_items), each query's own candidates as its non-zero entries, becomes a
+    boolean CSR matrix.
     """
     if candidate_items is None:
         return None
+    if sp.issparse(candidate_items):
+        return _per_query_matrix(candidate_items, "candidate_items", n_queries, n_items)
     candidates = np.asarray(candidate_items)
     if candidates.ndim != 1:
         raise ValueError(
@@ -95,6 +105,14 @@ def candidate_rows(candidate_items, n_items, rows_of_ids):
         rows, found = rows_of_ids(candidates)
         rows = np.unique(rows[found])
     return None if len(rows) == n_items else rows.astype(np.intp)
+
+
+def without(allowed, exclusions):
+    """The entries of the boolean CSR matrix ``allowed`` that ``exclusions`` (or None) lacks."""
+    if exclusions is None:
+        return allowed
+    kept = allowed.astype(np.int8) - allowed.multiply(exclusions).astype(np.int8)
+    return combine(kept)
 
 
 def n_excluded(exclusions, n_queries):
