@@ -371,7 +371,9 @@ class NearestNeighborRecommender(BaseEstimator):
         ids : ndarray of shape (n_queries, n_recommendations)
             Item ids, most similar first. With exclusions or candidates,
             every query gets as many items as the query with the fewest
-            allowed items can (so the arrays stay rectangular).
+            allowed items can (so the arrays stay rectangular); a
+            ``UserWarning`` says so when candidates leave fewer items than
+            asked.
         similarities : ndarray of shape (n_queries, n_recommendations)
             Cosine similarity, or negated euclidean distance, in the dtype of
             the catalog.
@@ -666,7 +668,10 @@ class NearestNeighborRecommender(BaseEstimator):
         if sp.issparse(candidates):
             # Each query scores its own candidates only, whatever the index.
             allowed = _filters.without(candidates, exclusions)
-            fewest = int(np.diff(allowed.indptr).min()) if n_queries else 0
+            counts = np.diff(allowed.indptr)
+            fewest = int(counts.min()) if n_queries else 0
+            if fewest < n_recommendations and n_queries:
+                self._warn_about_few_candidates(fewest, n_recommendations, int(counts.argmin()))
             n = min(n_recommendations, fewest)
             if n <= 0:
                 empty = np.empty((n_queries, 0))
@@ -679,6 +684,8 @@ class NearestNeighborRecommender(BaseEstimator):
             counted = exclusions[:, candidates]
         most_excluded = _filters.n_excluded(counted, n_queries).max(initial=0)
         n = min(n_recommendations, n_items - most_excluded)
+        if candidates is not None and n < n_recommendations and n_queries:
+            self._warn_about_few_candidates(max(n, 0), n_recommendations)
         if n <= 0:
             empty = np.empty((n_queries, 0))
             return empty.astype(np.intp), empty.astype(catalog.dtype)
@@ -711,6 +718,17 @@ class NearestNeighborRecommender(BaseEstimator):
         return exact_top_k(
             X, self.catalog_, n, metric=self.metric, exclusions=exclusions,
             n_jobs=effective_n_jobs(self.n_jobs), item_rows=candidates,
+        )
+
+    def _warn_about_few_candidates(self, n, n_recommendations, query=None):
+        which = "a query" if query is None else f"query {query}"
+        warnings.warn(
+            f"candidate_items leave {which} {n} item(s) to recommend (after exclusions), "
+            f"fewer than the {n_recommendations} asked: every query gets {n}, so that the "
+            "results stay rectangular. Check the candidates' ids, or group the queries "
+            "whose candidates are few.",
+            UserWarning,
+            stacklevel=4,
         )
 
     def _warn_about_empty_queries(self, X):

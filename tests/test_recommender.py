@@ -1,4 +1,5 @@
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -120,16 +121,27 @@ def test_candidate_items_are_the_only_items_recommended(
     assert_allclose(similarities[0], expected_similarities[0, 1:], rtol=1e-6, atol=1e-6)
     assert_array_equal(found[1:], ids[rows[expected[1:, :n]]])
     assert_allclose(similarities[1:], expected_similarities[1:, :n], rtol=1e-6, atol=1e-6)
-    # A boolean mask over the catalog's rows says the same.
+    # A boolean mask over the catalog's rows says the same, here for the
+    # n_recommendations=7 of the recommender: 5 candidates leave query 0
+    # only 4 items, which every query then gets, and which is said.
     mask = np.zeros(60, dtype=bool)
     mask[rows] = True
-    assert_array_equal(
-        recommender.predict(queries, candidate_items=mask, exclude_items=exclude)[:, :n], found
-    )
-    # Catalog items as queries: each is left out of its own recommendations.
-    own, _ = recommender.recommend_for_items(ids[rows[:2]], candidate_items=mask)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        predicted = recommender.predict(queries, candidate_items=mask, exclude_items=exclude)
+        # Catalog items as queries: each is left out of its own recommendations.
+        own, _ = recommender.recommend_for_items(ids[rows[:2]], candidate_items=mask)
+    assert_array_equal(predicted[:, :n], found)
     assert own.shape == (2, n)
     assert np.isin(own, ids[rows]).all() and (own != ids[rows[:2], None]).all()
+    messages = [str(w.message) for w in caught]
+    if n_candidates == 30:
+        assert messages == []
+    else:
+        assert len(messages) == 2 and all(
+            "candidate_items leave a query 4 item(s) to recommend (after exclusions), fewer "
+            "than the 7 asked: every query gets 4" in m for m in messages
+        )
 
 
 @pytest.mark.parametrize("algorithm", ["kd_tree", "ball_tree"])
@@ -199,9 +211,17 @@ def test_bad_candidate_items_are_refused(catalog_and_queries):
     recommender = NearestNeighborRecommender(3).fit(catalog)
     with pytest.raises(ValueError, match=r"one entry per catalog item \(60\), got 59"):
         recommender.recommend(queries, candidate_items=np.ones(59, dtype=bool))
-    # No candidate (none of the ids is in the catalog): nothing to recommend.
-    ids, similarities = recommender.recommend(queries, candidate_items=[1000, 2000])
+    # No candidate (none of the ids is in the catalog): nothing to recommend,
+    # and a warning says so.
+    with pytest.warns(UserWarning, match="leave a query 0 item"):
+        ids, similarities = recommender.recommend(queries, candidate_items=[1000, 2000])
     assert ids.shape == similarities.shape == (len(queries), 0)
+    # Each query's own: the query with the fewest is named.
+    own = sp.csr_matrix(np.ones((len(queries), 60), dtype=bool))
+    own[5, 2:] = False
+    with pytest.warns(UserWarning, match="leave query 5 2 item"):
+        ids, _ = recommender.recommend(queries, candidate_items=own)
+    assert ids.shape == (len(queries), 2)
 
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
