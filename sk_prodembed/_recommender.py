@@ -4,6 +4,7 @@ The estimator validates, keeps the catalog and its ids, and turns every kind of
 exclusion into one sparse mask; the search itself lives in :mod:`._search`.
 """
 
+import sys
 import warnings
 from collections import Counter, namedtuple
 from numbers import Integral
@@ -32,6 +33,16 @@ _COMPARE_BLOCK = 65536
 # full one), else through the index, which then asks for up to this many
 # times the rows it returns.
 _INDEXED_CANDIDATE_SHARE = 8
+
+def _caller_stacklevel():
+    """``warnings.warn``'s stacklevel for the first frame outside this module
+    (the user's ``recommend``, ``predict`` or Pipeline call), counted from the
+    caller of this function."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame, level = frame.f_back, level + 1
+    return level
+
 
 LabelGroundTruth = namedtuple("LabelGroundTruth", ["y_true", "y_pred", "n_relevant"])
 LabelGroundTruth.__doc__ = """The input of the metrics of sk_prodembed.metrics, by labels.
@@ -666,17 +677,7 @@ class NearestNeighborRecommender(BaseEstimator):
         if warn_empty:
             self._warn_about_empty_queries(X)
         if sp.issparse(candidates):
-            # Each query scores its own candidates only, whatever the index.
-            allowed = _filters.without(candidates, exclusions)
-            counts = np.diff(allowed.indptr)
-            fewest = int(counts.min()) if n_queries else 0
-            if fewest < n_recommendations and n_queries:
-                self._warn_about_few_candidates(fewest, n_recommendations, int(counts.argmin()))
-            n = min(n_recommendations, fewest)
-            if n <= 0:
-                empty = np.empty((n_queries, 0))
-                return empty.astype(np.intp), empty.astype(catalog.dtype)
-            return allowed_top_k(X, catalog, n, metric=self.metric, allowed=allowed)
+            return self._top_k_among_own_candidates(X, n_recommendations, exclusions, candidates)
         n_items = catalog.shape[0] if candidates is None else len(candidates)
         counted = exclusions
         if candidates is not None and exclusions is not None:
@@ -687,8 +688,7 @@ class NearestNeighborRecommender(BaseEstimator):
         if candidates is not None and n < n_recommendations and n_queries:
             self._warn_about_few_candidates(max(n, 0), n_recommendations)
         if n <= 0:
-            empty = np.empty((n_queries, 0))
-            return empty.astype(np.intp), empty.astype(catalog.dtype)
+            return self._no_recommendations(n_queries)
         few_candidates = (
             candidates is not None and len(candidates) * _INDEXED_CANDIDATE_SHARE < catalog.shape[0]
         )
@@ -714,6 +714,24 @@ class NearestNeighborRecommender(BaseEstimator):
             )[0]
         return sorted_by_score(rows, rescore(X, catalog, rows, self.metric))
 
+    def _top_k_among_own_candidates(self, X, n_recommendations, exclusions, candidates):
+        """``_top_k`` for a CSR matrix of each query's candidates: only those
+        pairs are scored, whatever the index."""
+        n_queries = X.shape[0]
+        allowed = _filters.without(candidates, exclusions)
+        counts = np.diff(allowed.indptr)
+        fewest = int(counts.min()) if n_queries else 0
+        if fewest < n_recommendations and n_queries:
+            self._warn_about_few_candidates(fewest, n_recommendations, int(counts.argmin()))
+        n = min(n_recommendations, fewest)
+        if n <= 0:
+            return self._no_recommendations(n_queries)
+        return allowed_top_k(X, self.catalog_, n, metric=self.metric, allowed=allowed)
+
+    def _no_recommendations(self, n_queries):
+        empty = np.empty((n_queries, 0))
+        return empty.astype(np.intp), empty.astype(self.catalog_.dtype)
+
     def _exact_top_k(self, X, n, exclusions, candidates=None):
         return exact_top_k(
             X, self.catalog_, n, metric=self.metric, exclusions=exclusions,
@@ -728,7 +746,7 @@ class NearestNeighborRecommender(BaseEstimator):
             "results stay rectangular. Check the candidates' ids, or group the queries "
             "whose candidates are few.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=_caller_stacklevel(),
         )
 
     def _warn_about_empty_queries(self, X):
@@ -742,7 +760,7 @@ class NearestNeighborRecommender(BaseEstimator):
                 f"{n_empty} of {X.shape[0]} queries are all-zero rows (no known feature): "
                 f"they have {meaning}, so their recommendations are arbitrary.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=_caller_stacklevel(),
             )
 
     def __sklearn_tags__(self):

@@ -196,11 +196,10 @@ def _top_k_of_query_block(queries, catalog, catalog_t, n, euclidean, exclusions,
         stop = min(start + ITEM_BLOCK, n_items)
         scores = buffer[:, : stop - start]
         items = catalog[start:stop] if item_rows is None else catalog[item_rows[start:stop]]
+        block = items.T if catalog_t is None else catalog_t[:, start:stop]
         if dense:
-            block = items.T if catalog_t is None else catalog_t[:, start:stop]
             np.matmul(queries, block, out=scores)
         else:
-            block = items.T if catalog_t is None else catalog_t[:, start:stop]
             product = queries @ block
             np.copyto(scores, product.toarray() if sp.issparse(product) else product)
         if euclidean:
