@@ -222,6 +222,10 @@ def test_bad_candidate_items_are_refused(catalog_and_queries):
     with pytest.warns(UserWarning, match="leave query 5 2 item"):
         ids, _ = recommender.recommend(queries, candidate_items=own)
     assert ids.shape == (len(queries), 2)
+    # The warning points at the caller's line, through predict too.
+    with pytest.warns(UserWarning, match="leave a query 2 item") as caught:
+        recommender.predict(queries, candidate_items=[0, 1])
+    assert caught[0].filename == __file__
 
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
