@@ -422,6 +422,31 @@ def test_recommend_for_items_texts_and_a_file(capsys, tmp_path, fitted_skops):
     assert "Wrote 5 recommendations for 5 queries" in err
 
 
+def test_recommend_among_the_candidates_of_a_file(capsys, tmp_path, fitted_skops):
+    # In stock: the even skus, and an id the catalog does not have.
+    with open(tmp_path / "stock.csv", "w", encoding="utf-8") as file:
+        file.write("sku,quantity\n" + "".join(f"sku{i},3\n" for i in range(0, 80, 2)) + "gone,1\n")
+    status, _, err = run(capsys, "recommend", "--model", fitted_skops, "--candidates",
+                         tmp_path / "stock.csv", "--n-recommendations", "3",
+                         "--output", tmp_path / "recs.csv")
+    assert status == 0, err
+    assert "Recommending among 40 candidates of" in err and "(1 id not in the catalog" in err
+    recs = _read_recommendations(tmp_path / "recs.csv")
+    assert len(recs) == 80 * 3
+    assert all(int(r["recommended_id"][3:]) % 2 == 0 for r in recs)
+    assert all(r["recommended_id"] != r["item_id"] for r in recs)
+    # New texts too; and a file with none of the catalog's ids is refused.
+    status, out, _ = run(capsys, "recommend", "--model", fitted_skops, "--candidates",
+                         tmp_path / "stock.csv", "--text", _rows()[3][1])
+    assert status == 0
+    assert all(int(r["recommended_id"][3:]) % 2 == 0 for r in csv.DictReader(out.splitlines()))
+    with open(tmp_path / "none.csv", "w", encoding="utf-8") as file:
+        file.write("sku\nnope\n")
+    status, _, err = run(capsys, "recommend", "--model", fitted_skops, "--candidates",
+                         tmp_path / "none.csv", "--quiet")
+    assert status == 1 and "no id of column 'sku' of " in err
+
+
 # -- bad input: one line, non-zero exit, no traceback ---------------------------
 
 

@@ -235,6 +235,15 @@ def build_parser(prog="sk-prodembed"):
         help="recommendations per query (default: the number given to fit, 10)",
     )
     recommend.add_argument(
+        "--candidates", metavar="FILE",
+        help="recommend only these items (in stock, say): a table of item ids with a "
+        "header line, read as --csv is (default: every item of the catalog)",
+    )
+    recommend.add_argument(
+        "--candidate-column",
+        help="the column of --candidates with the ids (default: its first column)",
+    )
+    recommend.add_argument(
         "--output", metavar="FILE", default="-",
         help="CSV file to write (.tsv for tabs, .gz to compress); - is stdout",
     )

@@ -20,6 +20,7 @@ def recommend(args, progress):
         catalog_ids = recommender.item_ids_
         outcome.text = f"catalog of {count(len(catalog_ids), 'product')}"
     n = args.n_recommendations or recommender.n_recommendations
+    candidates = None if args.candidates is None else _read_candidates(args, catalog_ids, progress)
 
     key_name = "item_id"
     if args.text:
@@ -51,17 +52,42 @@ def recommend(args, progress):
     if keys:
         with progress.stage(f"Recommending for {count(len(keys), 'query', 'queries')}"):
             if key_name == "text":
-                ids, scores = recommender.recommend(queries, n)
+                n_asked = n if candidates is None else min(n, len(candidates))
+                ids, scores = recommender.recommend(queries, n_asked, candidate_items=candidates)
             else:
                 # One more, for the query itself when it is a catalog item: an
                 # item is never recommended for itself.
-                ids, scores = recommender.recommend(queries, min(n + 1, len(catalog_ids)))
+                n_asked = min(n + 1, len(catalog_ids) if candidates is None else len(candidates))
+                ids, scores = recommender.recommend(queries, n_asked, candidate_items=candidates)
                 ids, scores = _drop_own_id(keys, ids, scores, n)
     _write_recommendations(args.output, key_name, keys, ids, scores)
     if args.output != "-":
         progress.line(f"Wrote {count(sum(map(len, ids)), 'recommendation')} "
                       f"for {count(len(keys), 'query', 'queries')} to {args.output}")
     return 0
+
+
+def _read_candidates(args, catalog_ids, progress):
+    """The catalog ids of ``--candidates`` (the only items recommended), said aloud."""
+    from ._read import check_file, column, read_table
+
+    check_file(args.candidates)
+    frame, _ = read_table(args.candidates)
+    name = args.candidate_column or str(frame.columns[0])
+    listed = {item for item in column(frame, name, args.candidates, "--candidate-column") if item}
+    known = set(catalog_ids)
+    candidates = sorted(listed & known)
+    if not candidates:
+        raise CommandError(
+            f"no id of column {name!r} of {args.candidates} is in the model's catalog "
+            "(ids are the --id-column values given to fit, or row numbers from 0)"
+        )
+    unknown = len(listed) - len(candidates)
+    progress.line(
+        f"Recommending among {count(len(candidates), 'candidate')} of {args.candidates}"
+        + (f" ({count(unknown, 'id')} not in the catalog, left out)" if unknown else "")
+    )
+    return candidates
 
 
 def _check_items(items, catalog_ids):
