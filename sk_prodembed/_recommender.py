@@ -401,7 +401,8 @@ class NearestNeighborRecommender(BaseEstimator):
         return self._ids_of_rows(rows), similarities
 
     def recommend_for_items(
-        self, item_ids, n_recommendations=None, *, exclude_items=None, candidate_items=None
+        self, item_ids, n_recommendations=None, *, exclude_items=None, candidate_items=None,
+        same_label=False,
     ):
         """Recommendations for items already in the catalog, each excluded from its own.
 
@@ -415,6 +416,11 @@ class NearestNeighborRecommender(BaseEstimator):
             Further items never to recommend, per query; see :meth:`recommend`.
         candidate_items : sequence of ids, boolean array or sparse matrix, default=None
             The only items that may be recommended; see :meth:`recommend`.
+        same_label : bool, default=False
+            Recommend only items with the item's own label (``y`` given to
+            ``fit``: more of its category), among ``candidate_items`` if
+            given. Only the pairs of an item with its label's items are
+            scored.
 
         Returns
         -------
@@ -433,6 +439,16 @@ class NearestNeighborRecommender(BaseEstimator):
             self._item_exclusions(exclude_items, n_queries),
         )
         candidates = self._candidates(candidate_items, n_queries)
+        if same_label:
+            if self.catalog_labels_ is None:
+                raise ValueError(
+                    "same_label=True needs the catalog's labels: fit (or partial_fit) the "
+                    "recommender with y."
+                )
+            candidates = _filters.intersect(
+                _filters.same_label(self.catalog_labels_[rows], self.catalog_labels_),
+                candidates,
+            )
         found, similarities = self._top_k(
             queries, n_recommendations, exclusions, candidates=candidates
         )

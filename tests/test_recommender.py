@@ -187,6 +187,26 @@ def test_each_query_can_have_its_own_candidates(catalog_and_queries, algorithm):
         recommender.recommend(queries, candidate_items=same_label[:5])
 
 
+def test_same_label_recommends_within_each_items_own_label(catalog_and_queries):
+    catalog, _ = catalog_and_queries
+    labels = np.array(["shoes", "bags", "hats"])[np.arange(60) % 3]
+    recommender = NearestNeighborRecommender(4).fit(catalog, labels)
+    ids, similarities = recommender.recommend_for_items([0, 1, 5], same_label=True)
+    for query, row in enumerate([0, 1, 5]):
+        rows = np.flatnonzero((labels == labels[row]) & (np.arange(60) != row))
+        expected, expected_similarities = _reference_top_k(catalog[[row]], catalog[rows], "cosine", 4)
+        assert_array_equal(ids[query], rows[expected[0]])
+        assert_allclose(similarities[query], expected_similarities[0], rtol=1e-6, atol=1e-6)
+    # Among candidates too: item 0's label ("shoes") has items 0, 3, 6, ...
+    ids, _ = recommender.recommend_for_items(
+        [0], 2, same_label=True, candidate_items=[1, 2, 3, 9, 12]
+    )
+    assert set(ids[0]) <= {3, 9, 12} and len(ids[0]) == 2
+    unlabeled = NearestNeighborRecommender(4).fit(catalog)
+    with pytest.raises(ValueError, match="same_label=True needs the catalog's labels"):
+        unlabeled.recommend_for_items([0], same_label=True)
+
+
 def test_few_candidates_cost_in_proportion_to_their_number(monkeypatch):
     # Fewer candidates than an eighth of the catalog: the exact search looks
     # at them only, even with an index.

@@ -111,3 +111,15 @@ def test_without_removes_the_excluded_entries():
     excluded = exclusion_matrix(2, 4, [0, 1], [1, 0])
     assert_array_equal(without(allowed, excluded).toarray(), [[1, 0, 0, 0], [0, 0, 1, 1]])
     assert without(allowed, None) is allowed
+
+
+def test_same_label_and_intersect():
+    from sk_prodembed._search._filters import intersect, same_label
+
+    allowed = same_label(np.array(["b", "z"]), np.array(["a", "b", "b", "c"]))
+    assert allowed.dtype == bool
+    assert_array_equal(allowed.toarray(), [[0, 1, 1, 0], [0, 0, 0, 0]])
+    assert_array_equal(intersect(allowed, np.array([0, 2])).toarray(), [[0, 0, 1, 0], [0] * 4])
+    per_query = exclusion_matrix(2, 4, [0, 1], [1, 3])
+    assert_array_equal(intersect(allowed, per_query).toarray(), [[0, 1, 0, 0], [0] * 4])
+    assert intersect(allowed, None) is allowed

@@ -107,6 +107,39 @@ def candidates(candidate_items, n_queries, n_items, rows_of_ids):
     return None if len(rows) == n_items else rows.astype(np.intp)
 
 
+def same_label(query_labels, item_labels):
+    """Boolean CSR matrix (n_queries, n_items): True where the item has the query's label.
+
+    Built as the product of two one-hot matrices, so its cost and memory follow
+    the number of True entries, never n_queries x n_items.
+    """
+    classes, codes = np.unique(
+        np.concatenate([np.asarray(item_labels), np.asarray(query_labels)]), return_inverse=True
+    )
+    item_codes, query_codes = codes[: len(item_labels)], codes[len(item_labels) :]
+
+    def one_hot(row_codes):
+        return sp.csr_matrix(
+            (np.ones(len(row_codes), dtype=bool), (np.arange(len(row_codes)), row_codes)),
+            shape=(len(row_codes), len(classes)),
+        )
+
+    return combine(one_hot(query_codes) @ one_hot(item_codes).T)
+
+
+def intersect(allowed, candidates):
+    """The entries of the boolean CSR matrix ``allowed`` among ``candidates``: None,
+    increasing catalog rows, or a boolean CSR matrix of the same shape."""
+    if candidates is None:
+        return allowed
+    if sp.issparse(candidates):
+        return combine(allowed.multiply(candidates))
+    keep = np.zeros(allowed.shape[1], dtype=np.int8)
+    keep[candidates] = 1
+    # A product with a diagonal matrix stays sparse in every scipy version.
+    return combine(allowed.astype(np.int8) @ sp.diags(keep))
+
+
 def without(allowed, exclusions):
     """The entries of the boolean CSR matrix ``allowed`` that ``exclusions`` (or None) lacks."""
     if exclusions is None:
