@@ -137,7 +137,7 @@ def intersect(allowed, candidates):
     keep = np.zeros(allowed.shape[1], dtype=np.int8)
     keep[candidates] = 1
     # A product with a diagonal matrix stays sparse in every scipy version.
-    return combine(allowed.astype(np.int8) @ sp.diags(keep))
+    return combine(allowed.astype(np.int8) @ sp.diags(keep, dtype=np.int8))
 
 
 def without(allowed, exclusions):
