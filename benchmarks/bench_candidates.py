@@ -14,8 +14,8 @@ candidate sets of several shares of the catalog:
   answered exactly. Recall@10 is against the exact filtered search;
 - each query's own candidates: every item gets one of 1,000 random categories and each query
   one of them, and the candidates of a query are its category's items (a sparse
-  (n_queries, n_items) matrix, built as a product of one-hot matrices): only those pairs are
-  scored, whatever the backend.
+  (n_queries, n_items) matrix, built as ``recommend_for_items(same_label=True)`` builds it):
+  only those pairs are scored, whatever the backend.
 
 Seconds are per 1,000 queries, the best of three runs. Records the table in RESULTS.md. Run
 from the repository root, alone on the machine:
@@ -30,7 +30,6 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -39,6 +38,7 @@ from _protocol import machine_line, record_section  # noqa: E402
 from bench_recommender import HNSW, N_CLUSTERS, clustered_on_sphere  # noqa: E402
 
 from sk_prodembed import NearestNeighborRecommender  # noqa: E402
+from sk_prodembed._search._filters import same_label  # noqa: E402
 
 COMMAND = "flock /tmp/sk_bench.lock python benchmarks/bench_candidates.py"
 SHARES = (0.5, 0.125, 0.1, 0.01, 0.001)
@@ -91,10 +91,8 @@ def main():
 
     item_category = rng.integers(1000, size=args.items)
     query_category = rng.integers(1000, size=N_QUERIES)
-    one_hot = lambda codes: sp.csr_matrix(  # noqa: E731
-        (np.ones(len(codes), dtype=bool), (np.arange(len(codes)), codes)), shape=(len(codes), 1000)
-    )
-    own = (one_hot(query_category) @ one_hot(item_category).T).tocsr()
+    # The matrix recommend_for_items(same_label=True) builds for catalog items.
+    own = same_label(query_category, item_category)
     own_seconds, own_ids = best_seconds(lambda: exact.predict(queries, candidate_items=own))
     assert (item_category[own_ids] == query_category[:, None]).all()
     print(f"own category ({own.nnz:,} pairs): {own_seconds * scale:.3f} s", flush=True)

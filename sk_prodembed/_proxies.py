@@ -17,6 +17,7 @@ the gradients with respect to the embeddings and to the proxies.
 import numpy as np
 
 from ._normalization import l2_normalize, l2_normalize_backward
+from ._supervised_start import class_means
 
 
 def initial_proxies(n_classes, n_components, dtype, rng):
@@ -24,6 +25,16 @@ def initial_proxies(n_classes, n_components, dtype, rng):
     spread evenly in expectation otherwise."""
     proxies = rng.standard_normal((n_classes, n_components)).astype(dtype)
     return l2_normalize(proxies)[0]
+
+
+def place_at_class_means(proxies, Z, labels):
+    """Move, in place, each proxy whose class has rows in ``Z`` to the mean of
+    their unit embeddings (the softmax then begins as the nearest-centroid
+    classifier); the other proxies stay. Returns ``proxies``."""
+    means = class_means(l2_normalize(Z)[0], labels, len(proxies))
+    present = np.any(means != 0, axis=1)
+    proxies[present] = l2_normalize(means[present])[0]
+    return proxies
 
 
 def normalized_softmax_loss(E, labels, proxies, temperature):

@@ -15,12 +15,11 @@ from ._contrastive import TripletObjective, leave_one_out_precision, to_embeddin
 from ._engine import resolve_batch_size
 from ._miners import UNLABELED
 from ._network import MLP
-from ._normalization import l2_normalize
 from ._pair_batches import pair_batches
 from ._pair_objective import PairFitInput, PairObjective, PairTargets, check_pair_supervision
-from ._proxies import initial_proxies
+from ._proxies import initial_proxies, place_at_class_means
 from ._sampling import class_balanced_batches
-from ._supervised_start import class_means, initialize_from_labels
+from ._supervised_start import initialize_from_labels
 from .pairs import RowPairs
 
 # Margins of ``margin="auto"``: a cosine distance lives in [0, 2]; tanh
@@ -633,26 +632,21 @@ class TripletEmbedder(BaseEmbedder):
             is_new[known] = False
             rows = np.flatnonzero(~unlabeled)
             rows = rows[is_new[labels[rows]]]
-            embeddings = l2_normalize(self.encoder_.predict(X[rows]))[0]
-            means = class_means(embeddings, labels[rows], len(classes))
             # Copies, caught up with the optimizer's last step (as every epoch
             # ends), then moved to the rows of their classes.
             known_proxies = self.proxies_.copy()
             optimizer = copy.deepcopy(self._optimizer)
             # The proxies follow the encoder's parameters in the objective's params.
             optimizer.grow_rows(len(self.encoder_.params), known_proxies, known, len(classes))
-            proxies = np.zeros((len(classes), known_proxies.shape[1]), dtype=known_proxies.dtype)
+            # The new ones as at the first fit: random directions (drawn from a
+            # copy, so the fit's own stream, and should the fit fail the
+            # estimator, is left as it was), moved to their rows' mean.
+            proxies = initial_proxies(
+                len(classes), known_proxies.shape[1], known_proxies.dtype,
+                copy.deepcopy(self._rng),
+            )
+            place_at_class_means(proxies, self.encoder_.predict(X[rows]), labels[rows])
             proxies[known] = known_proxies
-            proxies[is_new] = l2_normalize(means[is_new])[0]
-            # A class whose rows all embed at zero gets a random direction,
-            # drawn from a copy: the fit's own stream (and, should the fit
-            # fail, the estimator) is left as it was.
-            pointless = is_new & ~np.any(means != 0, axis=1)
-            if pointless.any():
-                proxies[pointless] = initial_proxies(
-                    int(pointless.sum()), proxies.shape[1], proxies.dtype,
-                    copy.deepcopy(self._rng),
-                )
             self.proxies_ = proxies
             self._optimizer = optimizer
         self.classes_ = classes
@@ -708,12 +702,7 @@ class TripletEmbedder(BaseEmbedder):
         if self.loss_ == "proxy":
             proxies = initial_proxies(len(self.classes_), self.n_components, X.dtype, rng)
             if labeled is not None:
-                # Each proxy starts at its class's mean unit embedding, so
-                # the softmax begins as the nearest-centroid classifier.
-                embeddings = l2_normalize(encoder.predict(X[labeled]))[0]
-                means = class_means(embeddings, labels[labeled], len(proxies))
-                present = np.any(means != 0, axis=1)
-                proxies[present] = l2_normalize(means[present])[0]
+                place_at_class_means(proxies, encoder.predict(X[labeled]), labels[labeled])
             networks["proxies"] = proxies
         return networks
 

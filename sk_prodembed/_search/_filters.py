@@ -119,10 +119,7 @@ def same_label(query_labels, item_labels):
     item_codes, query_codes = codes[: len(item_labels)], codes[len(item_labels) :]
 
     def one_hot(row_codes):
-        return sp.csr_matrix(
-            (np.ones(len(row_codes), dtype=bool), (np.arange(len(row_codes)), row_codes)),
-            shape=(len(row_codes), len(classes)),
-        )
+        return exclusion_matrix(len(row_codes), len(classes), np.arange(len(row_codes)), row_codes)
 
     return combine(one_hot(query_codes) @ one_hot(item_codes).T)
 
