@@ -89,7 +89,13 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
     solver : {"adam", "sgd"}, default="adam"
         Optimizer; ``"sgd"`` uses Nesterov momentum ``momentum``.
     alpha : float, default=1e-4
-        L2 penalty on the weights, scaled as in scikit-learn's MLP.
+        L2 penalty on the weights, scaled as in scikit-learn's MLP. It sets
+        how much of the rare words that tell one product from another the
+        embedding keeps: the default keeps them (same-product neighbours,
+        pre-training for pairs); about 0.1 gave broader, category-like
+        neighbours on most catalogs measured, and less same-product recall
+        (README, "Which neighbours"). Much larger values collapse the
+        embedding.
     batch_size : int or "auto", default="auto"
         Minibatch size; ``"auto"`` is ``min(512, n_samples)``.
     learning_rate_init : float, default=1e-2
