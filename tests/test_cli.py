@@ -185,6 +185,34 @@ def test_evaluate_reports_rows_kept_and_why(capsys, tmp_path):
     assert "98 labelled products in 4 categories" in out
 
 
+def test_evaluate_recommends_with_the_best_method_refitted_on_every_product(capsys, tmp_path):
+    # Two products of one category told apart by a word that no training
+    # product has: the evaluated models cannot see it (their vocabulary is the
+    # training part's), the refitted model, which `fit` would save, does.
+    from sklearn.model_selection import train_test_split
+
+    rows = _rows(100)
+    labels = [row[2] for row in rows]
+    _, test = train_test_split(np.arange(len(rows)), test_size=0.3, stratify=labels,
+                               random_state=0)
+    first = test[0]
+    second = next(i for i in test[1:] if labels[i] == labels[first])
+    rows[first][1] = "twin gadget zorblax"
+    rows[second][1] = "twin gadget quentar"
+    training = np.setdiff1d(np.arange(len(rows)), test)
+    rows[training[0]][1] += " twin gadget"  # the shared words are known to every model
+    train_words = {word for i in training for word in rows[i][1].split()}
+    assert {"zorblax", "quentar"}.isdisjoint(train_words)
+    _write(tmp_path / "p.csv", rows)
+    status, out, err = run(capsys, "evaluate", "--csv", tmp_path / "p.csv", *COLUMNS, *FAST,
+                           "--n-examples", "100")
+    assert status == 0, err
+    assert "refitted on all 100 products" in out
+    block = out.split("\n  twin gadget zorblax  [")[1].split("\n\n")[0]
+    score = float(re.search(r"([0-9.]+)  twin gadget quentar  \[", block).group(1))
+    assert score < 0.99
+
+
 def test_quiet_prints_no_progress(capsys, tmp_path):
     _write(tmp_path / "p.csv", _rows())
     status, out, err = run(

@@ -2,7 +2,8 @@
 
 Splits the labelled products (stratified), fits TF-IDF -> TruncatedSVD,
 MaskedAutoencoderEmbedder and TripletEmbedder on the training part, reports the
-test precision@10 of each next to raw TF-IDF, then example recommendations.
+test precision@10 of each next to raw TF-IDF, then example recommendations of
+the best method refitted on every product (the model ``fit`` would save).
 """
 
 import math
@@ -41,7 +42,6 @@ def evaluate(args, progress):
 
     from sklearn.decomposition import TruncatedSVD
     from sklearn.model_selection import train_test_split
-    from sklearn.pipeline import make_pipeline
 
     from .. import NearestNeighborRecommender
 
@@ -65,7 +65,7 @@ def evaluate(args, progress):
         f"MaskedAutoencoderEmbedder({k})": make_embedder("autoencoder", args, not args.quiet),
         f"TripletEmbedder({k})": make_embedder("triplet", args, not args.quiet),
     }
-    results, models = [], {}
+    results = []
     for name, model in candidates.items():
         start = time.perf_counter()
         if model is None:
@@ -81,7 +81,6 @@ def evaluate(args, progress):
         # Precision@10 among the test products, each excluded from its own list.
         precision = NearestNeighborRecommender(10).fit(embedded, y_test).score(embedded)
         results.append((name, precision, seconds))
-        models[name] = make_pipeline(tfidf, model) if model is not None else tfidf
 
     print("\nTest precision@10 (share of the 10 nearest test products in the same category)")
     print(f"{'method':<34} {'precision@10':>12} {'fit seconds':>12}")
@@ -89,20 +88,14 @@ def evaluate(args, progress):
         print(f"{name:<34} {precision:>12.3f} {seconds:>12.1f}")
 
     best_name, _, _ = max(results, key=lambda row: row[1])
-    embed = models[best_name]
-    beside = embed is not tfidf
-    if beside:
+    features = refit_on_catalog(candidates[best_name], best_name, texts, labels, args, progress)
+    how = f"{best_name}, refitted on all {count(len(texts), 'product')}"
+    if candidates[best_name] is None:
+        print(f"\nRecommendations with {how}:")
+    else:
         # See beside_words: the embedding alone printed cosines of 1.00
         # between a suit and leggings of "Women's Clothing".
-        print(f"\nRecommendations with {best_name} beside TF-IDF (the mean of the two "
-              f"cosines), catalog = all {len(texts)} products:")
-        side_by_side = beside_words(embed[-1])
-    else:
-        print(f"\nRecommendations with {best_name}, catalog = all {len(texts)} products:")
-
-    def features(some_texts):
-        words = tfidf.transform(some_texts)
-        return side_by_side.transform(words) if beside else words
+        print(f"\nRecommendations with {how}, beside TF-IDF (the mean of the two cosines):")
 
     # One more than shown: an example product is its own nearest neighbour.
     recommender = NearestNeighborRecommender(args.n_recommendations + 1)
@@ -128,3 +121,33 @@ def _check_split(n_products, n_classes, test_size):
             f"({n_test}) parts need at least one product of each category; add products, "
             "raise --min-class-size or change --test-size"
         )
+
+
+def refit_on_catalog(model, name, texts, labels, args, progress):
+    """The evaluation's best method refitted on every product: a function from
+    texts to the rows the example recommendations search.
+
+    The model ``fit`` would save, as ``GridSearchCV`` refits its best
+    estimator on all the data: its vocabulary knows the words of the test
+    products too (a brand seen once among the training products is no
+    feature of the evaluated models, which tied two jeans of different
+    brands at a cosine of 1.00). Returns TF-IDF rows for raw TF-IDF (None),
+    else the fitted model's output beside the TF-IDF rows (:func:`beside_words`).
+    """
+    from sklearn.base import clone
+    from sklearn.decomposition import TruncatedSVD
+
+    tfidf = make_tfidf(args.min_df)
+    X = vectorise(tfidf, texts, progress, args.min_df)
+    if model is None:
+        return tfidf.transform
+    model = clone(model)
+    if isinstance(model, TruncatedSVD):
+        # As in the evaluation: fewer components than features.
+        model.set_params(n_components=max(1, min(model.n_components, X.shape[1] - 1)))
+        with progress.stage(f"Fitting {name} on {count(X.shape[0], 'product')}"):
+            model.fit(X)
+    else:
+        fit_embedder(model, X, labels, progress, name)
+    side_by_side = beside_words(model)
+    return lambda some_texts: side_by_side.transform(tfidf.transform(some_texts))
