@@ -88,7 +88,9 @@ def evaluate(args, progress):
         print(f"{name:<34} {precision:>12.3f} {seconds:>12.1f}")
 
     best_name, _, _ = max(results, key=lambda row: row[1])
-    features = refit_on_catalog(candidates[best_name], best_name, texts, labels, args, progress)
+    features = refit_on_catalog(
+        candidates[best_name], f"{best_name} again", texts, labels, args, progress
+    )
     how = f"{best_name}, refitted on all {count(len(texts), 'product')}"
     if candidates[best_name] is None:
         print(f"\nRecommendations with {how}:")
