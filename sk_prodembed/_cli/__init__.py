@@ -140,8 +140,8 @@ def build_parser(prog="sk-prodembed"):
             "Split the labelled products (stratified), fit TF-IDF -> TruncatedSVD, "
             "MaskedAutoencoderEmbedder and TripletEmbedder on the training part, print the "
             "test precision@10 of each next to raw TF-IDF, then recommendations for a few "
-            "example products with the best method, refitted on every product (the model "
-            "fit would save).", _LABELS),
+            "example products with the best method, refitted on every product (as fit "
+            "fits on the whole catalog).", _LABELS),
     )
     evaluate.add_argument("--label-column", default="category", help="column with the category")
     evaluate.add_argument("--test-size", type=float, default=0.3, help="share of products held out")

@@ -3,7 +3,7 @@
 Splits the labelled products (stratified), fits TF-IDF -> TruncatedSVD,
 MaskedAutoencoderEmbedder and TripletEmbedder on the training part, reports the
 test precision@10 of each next to raw TF-IDF, then example recommendations of
-the best method refitted on every product (the model ``fit`` would save).
+the best method refitted on every product (as ``fit`` fits on the whole catalog).
 """
 
 import math
@@ -129,9 +129,9 @@ def refit_on_catalog(model, name, texts, labels, args, progress):
     """The evaluation's best method refitted on every product: a function from
     texts to the rows the example recommendations search.
 
-    The model ``fit`` would save, as ``GridSearchCV`` refits its best
-    estimator on all the data: its vocabulary knows the words of the test
-    products too (a brand seen once among the training products is no
+    Fitted on the whole catalog as ``fit``'s models are, and as
+    ``GridSearchCV`` refits its best estimator on all the data: its
+    vocabulary knows the words of the test products too (a brand seen once among the training products is no
     feature of the evaluated models, which tied two jeans of different
     brands at a cosine of 1.00). Returns TF-IDF rows for raw TF-IDF (None),
     else the fitted model's output beside the TF-IDF rows (:func:`beside_words`).
