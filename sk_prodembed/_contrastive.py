@@ -235,7 +235,8 @@ class TripletObjective:
     mined triplet loss, or with ``proxies`` the normalised-softmax loss of
     ``_proxies.py``) plus ``unlabeled_weight`` times the NT-Xent loss of its
     unlabeled rows (the NT-Xent loss alone, unweighted, when no row is
-    labeled), plus the L2 penalty of the encoder as in scikit-learn's MLP.
+    labeled; nothing at all when ``unlabeled_weight`` is 0), plus the L2
+    penalty of the encoder as in scikit-learn's MLP.
 
     Parameters
     ----------
@@ -338,7 +339,8 @@ class TripletObjective:
             )
             if labeled_proxy_grad is not None:
                 proxy_grad = labeled_proxy_grad
-        if n_labeled < Z.shape[0]:
+        # A weight of zero leaves the unlabeled rows out (their gradient is zero).
+        if n_labeled < Z.shape[0] and self.unlabeled_weight > 0:
             term, grad = self._unlabeled_term(Z[n_labeled:])
             weight = self.unlabeled_weight if n_labeled else 1.0
             loss += weight * term

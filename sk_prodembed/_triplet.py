@@ -229,9 +229,19 @@ class TripletEmbedder(BaseEmbedder):
         (0.1, as in SimCLR) make it an instance discrimination that pulls
         the embedding back towards word overlap and, on product titles, cost
         precision as soon as a tenth of the rows are labeled.
-    unlabeled_weight : float, default=1.0
+    unlabeled_weight : float or "auto", default="auto"
         Weight of the self-supervised term, relative to the triplet loss,
-        in batches that hold both labeled and unlabeled rows.
+        in batches that hold both labeled and unlabeled rows. 0 leaves the
+        unlabeled rows out of training altogether, as if they had not been
+        given (an error if no row is labeled). ``"auto"`` is 0 when
+        ``encoder_init`` is a fitted model and the fit has labeled rows or
+        pairs, 1 otherwise: a pre-trained encoder has already learned what
+        the unlabeled rows teach, and the term pulled its fine-tuning away
+        from it (bench_triplet, in ``benchmarks/RESULTS.md``: fine-tuned at
+        2% of Flipkart's labels 0.774 with the term, 0.795 without it, at a
+        tenth of the time); from any other start the term helps (Instacart
+        at 2% of the labels: 0.504 with the unlabeled rows, 0.396 without).
+        The value used is ``unlabeled_weight_``.
     encoder_init : {"ridge", "random"} or fitted MaskedAutoencoderEmbedder, \
             default="ridge"
         Where the encoder starts. ``"ridge"``: the first layer's first units
@@ -352,6 +362,9 @@ class TripletEmbedder(BaseEmbedder):
         The encoder network (``encoder_.coefs``, ``encoder_.intercepts``).
     loss_ : str
         The supervised loss used, ``"triplet"`` or ``"proxy"`` (see ``loss``).
+    unlabeled_weight_ : float
+        The weight of the self-supervised term in the last fit or
+        ``partial_fit`` call (see ``unlabeled_weight``).
     proxies_ : ndarray of shape (n_classes, n_components)
         The class proxies, with the proxy loss (row ``i`` for
         ``classes_[i]``; only their directions count).
@@ -449,7 +462,7 @@ class TripletEmbedder(BaseEmbedder):
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "loss": [StrOptions({"auto", "triplet", "proxy"})],
         "proxy_temperature": [Interval(Real, 0, None, closed="neither")],
-        "unlabeled_weight": [Interval(Real, 0, None, closed="left")],
+        "unlabeled_weight": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
         "encoder_init": [StrOptions({"ridge", "random"}), HasMethods(["transform"])],
         "encoder_init_scale": [Interval(Real, 0, None, closed="neither")],
         "unlabeled_batch_size": [
@@ -480,7 +493,7 @@ class TripletEmbedder(BaseEmbedder):
         mask_ratio=0.5,
         corruption="zero",
         temperature=1.0,
-        unlabeled_weight=1.0,
+        unlabeled_weight="auto",
         encoder_init="ridge",
         encoder_init_scale=0.1,
         solver="adam",
@@ -576,10 +589,28 @@ class TripletEmbedder(BaseEmbedder):
 
     # -- hooks of BaseEmbedder ---------------------------------------------
 
+    def _resolve_unlabeled_weight(self, supervised):
+        """``unlabeled_weight``, or for ``"auto"`` 0 from a fitted ``encoder_init``
+        when the fit is ``supervised`` (labeled rows or pairs), else 1."""
+        if not isinstance(self.unlabeled_weight, str):
+            return float(self.unlabeled_weight)
+        pretrained = not isinstance(self.encoder_init, str)
+        return 0.0 if pretrained and supervised else 1.0
+
     def _validate_training_data(self, X, y, reset):
         if isinstance(y, PairFitInput):
             return self._validate_pair_data(X, y, reset)
         X, y, unlabeled = self._validate_X_y(X, y, reset)
+        self.unlabeled_weight_ = self._resolve_unlabeled_weight(not unlabeled.all())
+        if self.unlabeled_weight_ == 0 and unlabeled.any():
+            if unlabeled.all():
+                raise ValueError(
+                    "unlabeled_weight=0 leaves the unlabeled rows out, and every row of y "
+                    "is unlabeled (-1): there is nothing to train on. Give labeled rows, "
+                    "or a positive unlabeled_weight for a self-supervised fit."
+                )
+            # As if they had not been given (their weight would be zero).
+            X, y, unlabeled = X[~unlabeled], y[~unlabeled], unlabeled[~unlabeled]
         if reset:
             self.classes_ = self._check_supervision(y, unlabeled)
             self.loss_ = self._resolve_loss(y[~unlabeled], y.shape[0])
@@ -594,6 +625,8 @@ class TripletEmbedder(BaseEmbedder):
                 "would cut pairs in two); set early_stopping=False, and tune max_iter "
                 "with sk_prodembed.pairs.PairSplit."
             )
+        # Pairs are supervision: "auto" leaves the term out from a pre-trained encoder.
+        self.unlabeled_weight_ = self._resolve_unlabeled_weight(True)
         if given.labels is None:
             X = self._validate_X(X, reset=reset)
             labels = None
@@ -754,7 +787,7 @@ class TripletEmbedder(BaseEmbedder):
             mask_ratio=self.mask_ratio,
             corruption=self.corruption,
             temperature=self.temperature,
-            unlabeled_weight=self.unlabeled_weight,
+            unlabeled_weight=self.unlabeled_weight_,
             alpha=self.alpha,
             proxies=networks.get("proxies"),
             proxy_temperature=self.proxy_temperature,

@@ -253,7 +253,7 @@ def test_ridge_start_ignores_unlabeled_rows():
     X, y = _catalog()
     partly = y.copy()
     partly[::4] = -1
-    untrained = dict(learning_rate_init=1e-12, max_iter=1, unlabeled_weight=0.0)
+    untrained = dict(learning_rate_init=1e-12, max_iter=1, unlabeled_weight=1.0)
     with_unlabeled = _fit(_small(**untrained), X, partly)
     labeled = partly >= 0
     only_labeled = _fit(_small(**untrained), X[labeled], partly[labeled])
@@ -357,6 +357,68 @@ def test_encoder_init_must_be_fitted():
     X, y = _catalog()
     with pytest.raises(NotFittedError):
         _small(encoder_init=MaskedAutoencoderEmbedder(n_components=8)).fit(X, y)
+
+
+def test_zero_unlabeled_weight_trains_as_the_labeled_rows_alone():
+    X, y = _catalog()
+    partly = y.copy()
+    partly[::3] = -1
+    labeled = partly >= 0
+    for init in ("ridge", "random", _autoencoder(X)):
+        ignoring = _fit(_small(encoder_init=init, unlabeled_weight=0.0), X, partly)
+        alone = _fit(_small(encoder_init=init), X[labeled], partly[labeled])
+        np.testing.assert_array_equal(ignoring.transform(X), alone.transform(X))
+        assert ignoring.unlabeled_weight_ == 0.0
+        assert ignoring.n_iter_ == alone.n_iter_ and ignoring.t_ == alone.t_
+    # With a weight, the unlabeled rows train the self-supervised term.
+    weighted = _fit(_small(unlabeled_weight=1.0), X, partly)
+    assert not np.array_equal(weighted.transform(X), alone.transform(X))
+
+
+def test_auto_unlabeled_weight_leaves_the_unlabeled_rows_out_from_a_pretrained_encoder():
+    X, y = _catalog()
+    partly = y.copy()
+    partly[::3] = -1
+    autoencoder = _autoencoder(X)
+    auto = _fit(_small(encoder_init=autoencoder), X, partly)
+    assert auto.unlabeled_weight_ == 0.0
+    explicit = _fit(_small(encoder_init=autoencoder, unlabeled_weight=0.0), X, partly)
+    np.testing.assert_array_equal(auto.transform(X), explicit.transform(X))
+    # From the ridge or the random start, the unlabeled rows keep their term.
+    for init in ("ridge", "random"):
+        model = _fit(_small(encoder_init=init), X, partly)
+        assert model.unlabeled_weight_ == 1.0
+        weighted = _fit(_small(encoder_init=init, unlabeled_weight=1.0), X, partly)
+        np.testing.assert_array_equal(model.transform(X), weighted.transform(X))
+    # Nothing but unlabeled rows: the self-supervised fine-tune, as before.
+    unlabeled = np.full(X.shape[0], -1)
+    assert _fit(_small(encoder_init=autoencoder), X, unlabeled).unlabeled_weight_ == 1.0
+    # Pairs are supervision too.
+    pairs = np.array([[0, 1], [2, 3], [4, 5]])
+    with_pairs = _fit(_small(encoder_init=autoencoder, max_iter=1), X, partly, pairs=pairs)
+    assert with_pairs.unlabeled_weight_ == 0.0
+
+
+def test_zero_unlabeled_weight_without_labeled_rows_is_a_clear_error():
+    X, _ = _catalog()
+    model = _small(unlabeled_weight=0.0)
+    with pytest.raises(ValueError, match="unlabeled_weight=0 leaves the unlabeled rows out"):
+        model.fit(X, np.full(X.shape[0], -1))
+    assert not hasattr(model, "encoder_")
+
+
+def test_partial_fit_with_zero_unlabeled_weight_skips_the_unlabeled_rows_of_each_chunk():
+    X, y = _catalog()
+    partly = y.copy()
+    partly[::3] = -1
+    order = np.random.RandomState(0).permutation(X.shape[0])
+    chunks = np.array_split(order, 3)
+    ignoring, alone = _small(unlabeled_weight=0.0), _small()
+    for rows in chunks:
+        keep = rows[partly[rows] >= 0]
+        _fit(ignoring, X[rows], partly[rows], method="partial_fit")
+        _fit(alone, X[keep], partly[keep], method="partial_fit")
+    np.testing.assert_array_equal(ignoring.transform(X), alone.transform(X))
 
 
 def test_clone_keeps_the_fitted_encoder_init():
