@@ -18,22 +18,16 @@ are synthetic. The script runs in a few seconds::
     python examples/column_transformer.py
 """
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import sklearn
 from sklearn.compose import ColumnTransformer
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from sk_prodembed import MaskedAutoencoderEmbedder, NearestNeighborRecommender
 from sk_prodembed.datasets import load_flipkart_products
-
-# A demo-sized fit stops before the loss has settled; that is expected here.
-warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 # %%
 # A product table
@@ -64,7 +58,7 @@ features = ColumnTransformer(
             "text",
             make_pipeline(
                 TfidfVectorizer(sublinear_tf=True, min_df=2, dtype=np.float32),
-                MaskedAutoencoderEmbedder(n_components=8, max_iter=5, random_state=0),
+                MaskedAutoencoderEmbedder(n_components=8, random_state=0),
             ),
             "product_name",
         ),
@@ -83,7 +77,7 @@ features = ColumnTransformer(
 # Pandas output
 # -------------
 # On its own an embedder names its columns with ``set_output``:
-embedder = MaskedAutoencoderEmbedder(n_components=4, max_iter=2, random_state=0)
+embedder = MaskedAutoencoderEmbedder(n_components=4, random_state=0)
 embedder.set_output(transform="pandas")
 tfidf = TfidfVectorizer(dtype=np.float32).fit_transform(df["product_name"])
 print("MaskedAutoencoderEmbedder alone:", list(embedder.fit_transform(tfidf).columns))

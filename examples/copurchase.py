@@ -20,18 +20,12 @@ with. Run it with::
     python examples/copurchase.py
 """
 
-import warnings
-
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from sk_prodembed import MaskedAutoencoderEmbedder, NearestNeighborRecommender, TripletEmbedder
 from sk_prodembed.datasets import make_product_catalog
 from sk_prodembed.pairs import pairs_from_baskets
-
-# A demo-sized fit stops before the loss has settled; that is expected here.
-warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 # %%
 # A catalog and its orders
@@ -69,8 +63,8 @@ print(
 # Pre-train on every title, fine-tune with the pairs
 # --------------------------------------------------
 X = TfidfVectorizer(sublinear_tf=True, dtype=np.float32).fit_transform(texts)
-autoencoder = MaskedAutoencoderEmbedder(n_components=32, max_iter=10, random_state=0).fit(X)
-embedder = TripletEmbedder(n_components=32, encoder_init=autoencoder, max_iter=10, random_state=0)
+autoencoder = MaskedAutoencoderEmbedder(n_components=32, random_state=0).fit(X)
+embedder = TripletEmbedder(n_components=32, encoder_init=autoencoder, random_state=0)
 embedder.fit(X, pairs=pairs, pair_weight=counts)
 
 

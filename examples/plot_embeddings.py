@@ -20,7 +20,6 @@ in the system's temporary directory. It takes about ten seconds.
 
 import argparse
 import tempfile
-import warnings
 from pathlib import Path
 
 import matplotlib
@@ -30,7 +29,6 @@ matplotlib.use("Agg")  # draw to a file; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 
 from sk_prodembed import MaskedAutoencoderEmbedder, TripletEmbedder  # noqa: E402
@@ -44,9 +42,6 @@ parser.add_argument(
     help="where to save the PNG figure (default: %(default)s)",
 )
 args = parser.parse_args()
-
-# A demo-sized fit may stop at max_iter before early stopping triggers.
-warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 # %%
 # Data: up to 300 products from each of the 8 largest categories, so that
@@ -74,11 +69,11 @@ print(f"{X.shape[0]} products in {len(top_categories)} categories, {X.shape[1]} 
 # stop early, within a few seconds.
 common = dict(n_components=32, early_stopping=True, n_iter_no_change=5, random_state=0)
 autoencoder = MaskedAutoencoderEmbedder(
-    batch_size=128, learning_rate_init=1e-2, max_iter=60, **common
+    batch_size=128, learning_rate_init=1e-2, **common
 )
 models = {
     "MaskedAutoencoderEmbedder": autoencoder.fit(X),
-    "TripletEmbedder": TripletEmbedder(max_iter=30, **common).fit(X, categories),
+    "TripletEmbedder": TripletEmbedder(**common).fit(X, categories),
 }
 score_names = {
     "MaskedAutoencoderEmbedder": "validation score\n(minus reconstruction loss)",

@@ -17,19 +17,13 @@ in a few seconds. Run it with::
     python examples/quickstart.py
 """
 
-import warnings
-
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 
 from sk_prodembed import MaskedAutoencoderEmbedder, NearestNeighborRecommender
 from sk_prodembed.datasets import load_flipkart_products
-
-# A demo-sized fit stops before the loss has settled; that is expected here.
-warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 # %%
 # The catalog
@@ -54,7 +48,7 @@ print(f"Catalog: {len(catalog_names)} products in {len(set(catalog_categories))}
 # row numbers; it is a fit parameter of the last step, routed by the Pipeline.
 pipe = make_pipeline(
     TfidfVectorizer(sublinear_tf=True, min_df=2, dtype=np.float32),
-    MaskedAutoencoderEmbedder(n_components=32, max_iter=10, random_state=0),
+    MaskedAutoencoderEmbedder(n_components=32, random_state=0),
     NearestNeighborRecommender(n_recommendations=10),
 )
 pipe.fit(
