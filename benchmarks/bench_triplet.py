@@ -120,7 +120,7 @@ def main():
     ]
     scarcity = [
         "| catalog | labels kept | labeled rows | from scratch | semi-supervised "
-        "| fine-tuned from MaskedAutoencoderEmbedder | fine-tuned and semi-supervised |",
+        "| fine-tuned from MaskedAutoencoderEmbedder | fine-tuned, given every row |",
         "|---|---|---|---|---|---|---|",
     ]
     pretraining = []
@@ -151,7 +151,11 @@ def main():
             "",
             "Label scarcity (a random subset of the training labels kept, the rest -1; "
             "precision@10 and fit seconds; at 100% there is no unlabeled row, so the "
-            "semi-supervised fits are the supervised ones):",
+            "semi-supervised fits are the supervised ones). *Semi-supervised*: every "
+            "training row, the unlabeled ones through the self-supervised term; *fine-tuned "
+            "from MaskedAutoencoderEmbedder*: the labeled rows only; *fine-tuned, given every "
+            "row*: the unlabeled rows too, which unlabeled_weight=\"auto\" leaves out from a "
+            "pre-trained encoder (so it equals the column before):",
             "",
             *scarcity,
             "",
