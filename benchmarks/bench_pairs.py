@@ -176,6 +176,8 @@ def run_variants(dataset, variants, printer):
         y = None
         if labels == "unlabeled":
             y = np.full(X.shape[0], -1)
+            # The term on every row: from the autoencoder, "auto" would leave it out.
+            params.setdefault("unlabeled_weight", 1.0)
         elif labels == "aisle":
             if dataset.labels is None:
                 continue
