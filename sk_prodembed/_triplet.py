@@ -126,7 +126,8 @@ class TripletEmbedder(BaseEmbedder):
     the same row must be closer to each other than to the other rows' views
     (NT-Xent). All rows -1 is a fully self-supervised fit. The encoder can
     start from a pre-trained :class:`MaskedAutoencoderEmbedder`
-    (``encoder_init``).
+    (``encoder_init``), which has learned from the unlabeled rows already:
+    a fine-tune with labels then leaves them out (``unlabeled_weight``).
 
     ``fit(X, pairs=...)`` learns from pairs of rows that belong together
     instead of, or along with, labels: products bought together, the same
