@@ -234,7 +234,8 @@ class TripletEmbedder(BaseEmbedder):
         Weight of the self-supervised term, relative to the triplet loss,
         in batches that hold both labeled and unlabeled rows. 0 leaves the
         unlabeled rows out of training altogether, as if they had not been
-        given (an error if no row is labeled). ``"auto"`` is 0 when
+        given (an error if no row is labeled); with pairs, the rows stay
+        (pairs index them) but no longer train the term. ``"auto"`` is 0 when
         ``encoder_init`` is a fitted model and the fit has labeled rows or
         pairs, 1 otherwise: a pre-trained encoder has already learned what
         the unlabeled rows teach, and the term pulled its fine-tuning away
