@@ -221,6 +221,24 @@ def test_objective_adds_the_weighted_self_supervised_term():
     assert both == pytest.approx(labeled_only + 0.25 * unlabeled_only)
 
 
+def test_zero_unlabeled_weight_gives_the_unlabeled_rows_no_loss_and_no_gradient():
+    rng = np.random.RandomState(0)
+    X = rng.rand(12, 10)
+    labels = np.array([0, 0, 0, 1, 1, 1, -1, -1, -1, -1, -1, -1])
+    objective = _objective("cosine", "batch_hard", 0.5, unlabeled_weight=0.0)
+    objective.alpha = 0.0
+    both, both_grads = batch_loss_and_gradient(objective, X, labels, np.random.RandomState(3))
+    labeled_only, labeled_grads = batch_loss_and_gradient(
+        objective, X[:6], labels[:6], np.random.RandomState(3)
+    )
+    assert both == pytest.approx(labeled_only) and labeled_only > 0
+    for grad, expected in zip(both_grads, labeled_grads):
+        np.testing.assert_allclose(grad, expected, atol=1e-12)
+    # Not even a batch of unlabeled rows alone trains the term.
+    alone, alone_grads = batch_loss_and_gradient(objective, X[6:], labels[6:], np.random.RandomState(3))
+    assert alone == 0 and all(not np.any(grad) for grad in alone_grads)
+
+
 def test_validation_score_is_precision_or_self_supervised_loss():
     rng = np.random.RandomState(0)
     X = rng.rand(40, 10)
