@@ -207,35 +207,34 @@ def test_objective_gradient_matches_numerical_gradient(metric, miner, margin, sp
     assert error < 1e-5 * scale
 
 
-def test_objective_adds_the_weighted_self_supervised_term():
-    rng = np.random.RandomState(0)
-    X = rng.rand(12, 10)
+def _mixed_batch_terms(unlabeled_weight):
+    """Loss and gradients (without the L2 penalty) of a batch of 6 labeled and 6
+    unlabeled rows, of its labeled half and of its unlabeled half, on the same masks."""
+    X = np.random.RandomState(0).rand(12, 10)
     labels = np.array([0, 0, 0, 1, 1, 1, -1, -1, -1, -1, -1, -1])
-    objective = _objective("cosine", "batch_hard", 0.5, unlabeled_weight=0.25)
+    objective = _objective("cosine", "batch_hard", 0.5, unlabeled_weight=unlabeled_weight)
     objective.alpha = 0.0
-    both, _ = batch_loss_and_gradient(objective, X, labels, np.random.RandomState(3))
-    labeled_only, _ = batch_loss_and_gradient(objective, X[:6], labels[:6], np.random.RandomState(3))
+    return [
+        batch_loss_and_gradient(objective, X[rows], labels[rows], np.random.RandomState(3))
+        for rows in (slice(None), slice(0, 6), slice(6, None))
+    ]
+
+
+def test_objective_adds_the_weighted_self_supervised_term():
+    (both, _), (labeled_only, _), (unlabeled_only, _) = _mixed_batch_terms(0.25)
     # Without labeled rows the self-supervised term is the whole loss, unweighted.
-    unlabeled_only, _ = batch_loss_and_gradient(objective, X[6:], labels[6:], np.random.RandomState(3))
     assert labeled_only > 0 and unlabeled_only > 0
     assert both == pytest.approx(labeled_only + 0.25 * unlabeled_only)
 
 
 def test_zero_unlabeled_weight_gives_the_unlabeled_rows_no_loss_and_no_gradient():
-    rng = np.random.RandomState(0)
-    X = rng.rand(12, 10)
-    labels = np.array([0, 0, 0, 1, 1, 1, -1, -1, -1, -1, -1, -1])
-    objective = _objective("cosine", "batch_hard", 0.5, unlabeled_weight=0.0)
-    objective.alpha = 0.0
-    both, both_grads = batch_loss_and_gradient(objective, X, labels, np.random.RandomState(3))
-    labeled_only, labeled_grads = batch_loss_and_gradient(
-        objective, X[:6], labels[:6], np.random.RandomState(3)
+    (both, both_grads), (labeled_only, labeled_grads), (alone, alone_grads) = (
+        _mixed_batch_terms(0.0)
     )
     assert both == pytest.approx(labeled_only) and labeled_only > 0
     for grad, expected in zip(both_grads, labeled_grads):
         np.testing.assert_allclose(grad, expected, atol=1e-12)
     # Not even a batch of unlabeled rows alone trains the term.
-    alone, alone_grads = batch_loss_and_gradient(objective, X[6:], labels[6:], np.random.RandomState(3))
     assert alone == 0 and all(not np.any(grad) for grad in alone_grads)
 
 
