@@ -213,6 +213,18 @@ def test_evaluate_recommends_with_the_best_method_refitted_on_every_product(caps
     assert score < 0.99
 
 
+def test_evaluate_without_examples_skips_the_refit(capsys, tmp_path):
+    _write(tmp_path / "p.csv", _rows(100))
+    status, out, err = run(capsys, "evaluate", "--csv", tmp_path / "p.csv", *COLUMNS, *FAST,
+                           "--n-examples", "0")
+    assert status == 0, err
+    assert "TripletEmbedder(4)" in out and "Recommendations with" not in out
+    assert "again" not in err and "Vectorising 100 texts" not in err
+    status, _, err = run(capsys, "evaluate", "--csv", tmp_path / "p.csv", *COLUMNS, *FAST,
+                         "--n-examples", "-1", "--quiet")
+    assert status == 1 and "--n-examples must be at least 0, got -1" in err
+
+
 def test_quiet_prints_no_progress(capsys, tmp_path):
     _write(tmp_path / "p.csv", _rows())
     status, out, err = run(

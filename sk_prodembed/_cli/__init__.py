@@ -145,7 +145,10 @@ def build_parser(prog="sk-prodembed"):
     )
     evaluate.add_argument("--label-column", default="category", help="column with the category")
     evaluate.add_argument("--test-size", type=float, default=0.3, help="share of products held out")
-    evaluate.add_argument("--n-examples", type=int, default=3, help="example products shown")
+    evaluate.add_argument(
+        "--n-examples", type=int, default=3,
+        help="example products shown; 0 skips the examples and the refit they need",
+    )
     evaluate.add_argument("--n-recommendations", type=int, default=5,
                           help="recommendations shown per example product")
     evaluate.set_defaults(run=_evaluate.evaluate)
@@ -261,10 +264,13 @@ def _with_default_command(argv):
 
 def _check_options(args):
     for name in ("min_class_size", "n_components", "max_iter", "min_df", "min_pair_count",
-                 "n_recommendations", "n_examples"):
+                 "n_recommendations"):
         value = getattr(args, name, None)
         if value is not None and value < 1:
             raise CommandError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    n_examples = getattr(args, "n_examples", None)
+    if n_examples is not None and n_examples < 0:
+        raise CommandError(f"--n-examples must be at least 0, got {n_examples}")
     min_npmi = getattr(args, "min_npmi", None)
     if min_npmi is not None and not -1 <= min_npmi <= 1:
         raise CommandError(f"--min-npmi must be between -1 and 1, got {min_npmi}")

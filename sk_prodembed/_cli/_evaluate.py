@@ -87,6 +87,8 @@ def evaluate(args, progress):
     for name, precision, seconds in results:
         print(f"{name:<34} {precision:>12.3f} {seconds:>12.1f}")
 
+    if args.n_examples == 0:
+        return 0
     best_name, _, _ = max(results, key=lambda row: row[1])
     features = refit_on_catalog(
         candidates[best_name], f"{best_name} again", texts, labels, args, progress
