@@ -186,7 +186,9 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         if optimizer is None:
             optimizer = make_optimizer(self.solver, objective.params, **hyperparameters)
         else:
-            optimizer = resume_optimizer(optimizer, self.solver, objective.params, **hyperparameters)
+            optimizer = resume_optimizer(
+                optimizer, self.solver, objective.params, **hyperparameters
+            )
         train_epochs(
             objective,
             optimizer,

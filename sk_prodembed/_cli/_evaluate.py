@@ -133,10 +133,13 @@ def refit_on_catalog(model, name, texts, labels, args, progress):
 
     Fitted on the whole catalog as ``fit``'s models are, and as
     ``GridSearchCV`` refits its best estimator on all the data: its
-    vocabulary knows the words of the test products too (a brand seen once among the training products is no
-    feature of the evaluated models, which tied two jeans of different
-    brands at a cosine of 1.00). Returns TF-IDF rows for raw TF-IDF (None),
-    else the fitted model's output beside the TF-IDF rows (:func:`beside_words`).
+    vocabulary knows the words of the test products too (a brand seen once
+    among the training products is no feature of the evaluated models,
+    which tied two jeans of different brands at a cosine of 1.00). Returns
+    TF-IDF rows for raw TF-IDF (None), else the fitted model's output beside
+    the TF-IDF rows (:func:`beside_words`). A TruncatedSVD keeps its
+    ``n_components``: the whole catalog has at least the training part's
+    features.
     """
     from sklearn.base import clone
     from sklearn.decomposition import TruncatedSVD
@@ -147,8 +150,6 @@ def refit_on_catalog(model, name, texts, labels, args, progress):
         return tfidf.transform
     model = clone(model)
     if isinstance(model, TruncatedSVD):
-        # As in the evaluation: fewer components than features.
-        model.set_params(n_components=max(1, min(model.n_components, X.shape[1] - 1)))
         with progress.stage(f"Fitting {name} on {count(X.shape[0], 'product')}"):
             model.fit(X)
     else:
