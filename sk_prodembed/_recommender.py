@@ -34,6 +34,7 @@ _COMPARE_BLOCK = 65536
 # times the rows it returns.
 _INDEXED_CANDIDATE_SHARE = 8
 
+
 def _caller_stacklevel():
     """``warnings.warn``'s stacklevel for the first frame outside this module
     (the user's ``recommend``, ``predict`` or Pipeline call), counted from the
@@ -695,29 +696,24 @@ class NearestNeighborRecommender(BaseEstimator):
         if sp.issparse(candidates):
             return self._top_k_among_own_candidates(X, n_recommendations, exclusions, candidates)
         n_items = catalog.shape[0] if candidates is None else len(candidates)
-        counted = exclusions
-        if candidates is not None and exclusions is not None:
-            # Only the exclusions among the candidates take room.
-            counted = exclusions[:, candidates]
-        most_excluded = _filters.n_excluded(counted, n_queries).max(initial=0)
+        mask = None
+        if candidates is not None:
+            mask = np.zeros(catalog.shape[0], dtype=bool)
+            mask[candidates] = True
+        # Only the exclusions among the candidates take room.
+        most_excluded = _filters.n_excluded(exclusions, n_queries, among=mask).max(initial=0)
         n = min(n_recommendations, n_items - most_excluded)
         if candidates is not None and n < n_recommendations and n_queries:
             self._warn_about_few_candidates(max(n, 0), n_recommendations)
         if n <= 0:
             return self._no_recommendations(n_queries)
-        few_candidates = (
-            candidates is not None and len(candidates) * _INDEXED_CANDIDATE_SHARE < catalog.shape[0]
-        )
+        few_candidates = n_items * _INDEXED_CANDIDATE_SHARE < catalog.shape[0]
         if self.index_ is None or few_candidates:
             return self._exact_top_k(X, n, exclusions, candidates)
 
         def search(queries, k):
             return self.index_.search(queries, k, self.ef_search)
 
-        mask = None
-        if candidates is not None:
-            mask = np.zeros(catalog.shape[0], dtype=bool)
-            mask[candidates] = True
         rows, complete = _filters.index_top_k(search, X, n, exclusions, mask)
         if not complete.all():
             # The index found too few allowed items (many exclusions, few

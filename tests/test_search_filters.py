@@ -20,6 +20,17 @@ def _exact_search(scores):
     return search
 
 
+def test_n_excluded_among_candidates_counts_only_their_rows():
+    rng = np.random.default_rng(0)
+    excluded = rng.random((7, 30)) < 0.3
+    excluded[3] = False  # a query without exclusions
+    query_rows, item_rows = np.nonzero(excluded)
+    exclusions = exclusion_matrix(7, 30, query_rows, item_rows)
+    among = rng.random(30) < 0.5
+    assert_array_equal(n_excluded(exclusions, 7, among=among), (excluded & among).sum(axis=1))
+    assert_array_equal(n_excluded(exclusions, 7), excluded.sum(axis=1))
+
+
 def test_over_fetching_returns_the_best_allowed_items():
     rng = np.random.default_rng(0)
     scores = rng.random((9, 40))

@@ -145,10 +145,15 @@ def without(allowed, exclusions):
     return combine(kept)
 
 
-def n_excluded(exclusions, n_queries):
+def n_excluded(exclusions, n_queries, among=None):
+    """Excluded items per query; with ``among`` (a boolean mask over the catalog
+    rows), only those among its rows."""
     if exclusions is None:
         return np.zeros(n_queries, dtype=np.intp)
-    return np.diff(exclusions.indptr)
+    if among is None:
+        return np.diff(exclusions.indptr)
+    counted = np.concatenate([[0], np.cumsum(among[exclusions.indices], dtype=np.intp)])
+    return counted[exclusions.indptr[1:]] - counted[exclusions.indptr[:-1]]
 
 
 def index_top_k(search, queries, n, exclusions, candidates=None):
