@@ -58,22 +58,33 @@ class EpochBudget:
 
     The number of epochs then follows the data: an epoch of a small catalog
     is a few steps, and a fixed number of epochs under-trains it, while a
-    large catalog needs few epochs. The steps of an epoch are counted in the
-    first epoch of the call. The plateau: over the last ``n_iter_no_change``
-    epochs, the training loss improved by less than the fraction
-    ``plateau`` of its value (the losses of the package live on very
-    different scales, from a soft margin below one to a multinomial
-    log-likelihood of several nats, so the test is relative).
+    large catalog needs few epochs. So ``min_epochs`` holds up to
+    ``full_epochs_rows`` rows an epoch and falls as the square root of the
+    rows beyond (5 instead of 20 at 1,000,000 rows): the epochs the
+    autoencoder needed to come within 1.5% of its 20-epoch precision fell
+    from 16 at 1,400 rows to 6 at 35,000 (``benchmarks/RESULTS.md``), about
+    as the rows to the power -0.3, and a floor falling as the power -0.5
+    from 50,000 rows stays above that trend up to 10 million rows. The
+    steps and rows of an epoch are counted in the first epoch of the call.
+    The plateau: over the last ``n_iter_no_change`` epochs, the training
+    loss improved by less than the fraction ``plateau`` of its value (the
+    losses of the package live on very different scales, from a soft margin
+    below one to a multinomial log-likelihood of several nats, so the test
+    is relative).
     """
 
     min_steps: int
     min_epochs: int
     max_epochs: int
     plateau: float = 0.05
+    full_epochs_rows: int = 50_000
 
-    def least_epochs(self, steps_per_epoch):
+    def least_epochs(self, steps_per_epoch, rows_per_epoch=0):
         wanted = math.ceil(self.min_steps / max(steps_per_epoch, 1))
-        return min(max(wanted, self.min_epochs), self.max_epochs)
+        floor = self.min_epochs
+        if rows_per_epoch > self.full_epochs_rows:
+            floor = math.ceil(self.min_epochs * math.sqrt(self.full_epochs_rows / rows_per_epoch))
+        return min(max(wanted, floor), self.max_epochs)
 
     def reached_plateau(self, loss_curve, window):
         if len(loss_curve) <= window:
@@ -265,7 +276,7 @@ def train_epochs(
             )
             return
         if budget is not None and epoch == 1:
-            least = budget.least_epochs(n_steps)
+            least = budget.least_epochs(n_steps, n_seen)
         history.n_iter += 1
         history.n_samples_seen += n_seen
         history.n_steps += n_steps

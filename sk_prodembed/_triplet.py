@@ -322,8 +322,9 @@ class TripletEmbedder(BaseEmbedder):
         other start (random, a fitted autoencoder, pairs only).
     max_iter : int or "auto", default="auto"
         Maximum number of epochs; an epoch draws about ``n_samples`` rows. ``"auto"`` follows the data: at least 20
-        epochs and enough for 300 optimizer steps (a small catalog has few
-        steps an epoch), then until the training loss improves by less than
+        epochs (beyond 50,000 rows, ``ceil(20 * sqrt(50000 / n_samples))``:
+        5 at 1,000,000 rows, which need fewer epochs) and enough for 300
+        optimizer steps (a small catalog has few steps an epoch), then until the training loss improves by less than
         5% over ``n_iter_no_change`` epochs (its plateau: no warning), at
         most 200 epochs (a ``ConvergenceWarning`` if no plateau came by
         then). With early stopping, the validation score decides instead.

@@ -184,6 +184,12 @@ def test_epoch_budget_follows_the_steps_of_an_epoch():
     assert budget.least_epochs(100) == 20  # a large catalog: the least epochs
     assert budget.least_epochs(8) == 125  # a small one: enough steps
     assert budget.least_epochs(1) == 200  # a tiny one: capped
+    # Rows an epoch: min_epochs up to full_epochs_rows (50,000), then falling
+    # as the square root of the rows; the steps still count.
+    assert budget.least_epochs(100, rows_per_epoch=50_000) == 20
+    assert budget.least_epochs(100, rows_per_epoch=200_000) == 10
+    assert budget.least_epochs(2_000, rows_per_epoch=1_000_000) == 5
+    assert budget.least_epochs(8, rows_per_epoch=1_000_000) == 125
     # A plateau: less than 5% better than n_iter_no_change epochs before.
     assert budget.reached_plateau([10.0, 9.8, 9.7, 9.6], window=3)
     assert not budget.reached_plateau([10.0, 9.0, 9.5, 9.6], window=3)
@@ -223,6 +229,24 @@ def test_budgeted_training_runs_its_least_epochs_whatever_tol_says():
     # A plain int max_iter keeps scikit-learn's rule: it stops after 3 epochs.
     history = _train(LinearRegressionObjective(3), X, y, tol=1e9, n_iter_no_change=1)
     assert history.n_iter == 3
+
+
+def test_budgeted_training_runs_fewer_epochs_on_more_rows():
+    """The least epochs of a budget fall once an epoch holds more than
+    ``full_epochs_rows`` rows: the train loop passes it the rows it saw in
+    the first epoch, not only the steps."""
+    from sk_prodembed._engine import EpochBudget
+
+    X, y = _data()  # 200 rows, 10 batches an epoch
+    least = {}
+    for full_epochs_rows in (1_000, 50):
+        budget = EpochBudget(min_steps=1, min_epochs=8, max_epochs=50, plateau=0.0,
+                             full_epochs_rows=full_epochs_rows)
+        # tol=1e9: only the least epochs keep the fit going (then the tol rule).
+        history = _train(LinearRegressionObjective(3), X, y, tol=1e9, n_iter_no_change=1,
+                         max_iter=budget)
+        least[full_epochs_rows] = history.n_iter
+    assert least == {1_000: 8, 50: 4}  # ceil(8 * sqrt(50 / 200)) = 4
 
 
 def test_budgeted_training_warns_without_a_plateau():
