@@ -62,9 +62,10 @@ class EpochBudget:
     ``full_epochs_rows`` rows an epoch and falls as the square root of the
     rows beyond (5 instead of 20 at 1,000,000 rows): the epochs the
     autoencoder needed to come within 1.5% of its 20-epoch precision fell
-    from 16 at 1,400 rows to 6 at 35,000 (``benchmarks/RESULTS.md``), about
-    as the rows to the power -0.3, and a floor falling as the power -0.5
-    from 50,000 rows stays above that trend up to 10 million rows. The
+    from 20 at 1,363 Instacart rows to 6 at 34,781 (``benchmarks/RESULTS.md``,
+    bench_epochs), about as the rows to the power -0.37, and a floor of 20
+    at 50,000 rows falling as the power -0.5 stays above that trend up to
+    10 million rows. The
     steps and rows of an epoch are counted in the first epoch of the call.
     The plateau: over the last ``n_iter_no_change`` epochs, the training
     loss improved by less than the fraction ``plateau`` of its value (the
