@@ -66,12 +66,11 @@ class EpochBudget:
     bench_epochs), about as the rows to the power -0.37, and a floor of 20
     at 50,000 rows falling as the power -0.5 stays above that trend up to
     10 million rows. The steps and rows of an epoch are counted in the
-    first epoch of the call.
-    The plateau: over the last ``n_iter_no_change`` epochs, the training
-    loss improved by less than the fraction ``plateau`` of its value (the
-    losses of the package live on very different scales, from a soft margin
-    below one to a multinomial log-likelihood of several nats, so the test
-    is relative).
+    first epoch of the call. The plateau: over the last ``n_iter_no_change``
+    epochs, the training loss improved by less than the fraction ``plateau``
+    of its value (the losses of the package live on very different scales,
+    from a soft margin below one to a multinomial log-likelihood of several
+    nats, so the test is relative).
     """
 
     min_steps: int
