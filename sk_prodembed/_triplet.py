@@ -606,8 +606,8 @@ class TripletEmbedder(BaseEmbedder):
         if isinstance(y, PairFitInput):
             return self._validate_pair_data(X, y, reset)
         X, y, unlabeled = self._validate_X_y(X, y, reset)
-        weight = self._resolve_unlabeled_weight(not unlabeled.all())
-        if weight == 0 and unlabeled.any():
+        self.unlabeled_weight_ = self._resolve_unlabeled_weight(not unlabeled.all())
+        if self.unlabeled_weight_ == 0 and unlabeled.any():
             if unlabeled.all():
                 raise ValueError(
                     "unlabeled_weight=0 leaves the unlabeled rows out, and every row of y "
@@ -616,8 +616,6 @@ class TripletEmbedder(BaseEmbedder):
                 )
             # As if they had not been given (their weight would be zero).
             X, y, unlabeled = X[~unlabeled], y[~unlabeled], unlabeled[~unlabeled]
-        # Recorded once the rows are known to be trainable.
-        self.unlabeled_weight_ = weight
         if reset:
             self.classes_ = self._check_supervision(y, unlabeled)
             self.loss_ = self._resolve_loss(y[~unlabeled], y.shape[0])
