@@ -251,6 +251,8 @@ class SGD(_MomentumOptimizer):
     """
 
     _state_names = ("velocities",)
+    # The estimators' parameters this optimizer takes (besides learning_rate).
+    _hyperparameters = ("momentum",)
 
     def __init__(self, params, learning_rate=0.01, momentum=0.9, nesterov=True):
         self.learning_rate = learning_rate
@@ -297,6 +299,7 @@ class Adam(_MomentumOptimizer):
     """
 
     _state_names = ("first_moments", "second_moments")
+    _hyperparameters = ("beta_1", "beta_2", "epsilon")
 
     def __init__(
         self, params, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8
@@ -358,13 +361,19 @@ class Adam(_MomentumOptimizer):
 _SOLVERS = {"adam": Adam, "sgd": SGD}
 
 
-def make_optimizer(solver, params, *, learning_rate, momentum, beta_1, beta_2, epsilon):
-    """Build the optimizer named by an estimator's ``solver`` parameter."""
-    if solver == "adam":
-        return Adam(params, learning_rate, beta_1, beta_2, epsilon)
-    if solver == "sgd":
-        return SGD(params, learning_rate, momentum)
-    raise ValueError(f"Unknown solver {solver!r}; expected 'adam' or 'sgd'.")
+def make_optimizer(solver, params, *, learning_rate, **hyperparameters):
+    """Build the optimizer named by an estimator's ``solver`` parameter.
+
+    ``hyperparameters`` are the estimator's optimizer parameters (``momentum``,
+    ``beta_1``, ``beta_2``, ``epsilon``); each optimizer takes the ones it uses.
+    """
+    if solver not in _SOLVERS:
+        raise ValueError(
+            f"Unknown solver {solver!r}; expected one of {', '.join(map(repr, _SOLVERS))}."
+        )
+    optimizer_class = _SOLVERS[solver]
+    used = {name: hyperparameters[name] for name in optimizer_class._hyperparameters}
+    return optimizer_class(params, learning_rate, **used)
 
 
 def resume_optimizer(optimizer, solver, params, **hyperparameters):
@@ -378,11 +387,6 @@ def resume_optimizer(optimizer, solver, params, **hyperparameters):
     """
     if type(optimizer) is not _SOLVERS.get(solver):
         return make_optimizer(solver, params, **hyperparameters)
-    optimizer.learning_rate = hyperparameters["learning_rate"]
-    if isinstance(optimizer, SGD):
-        optimizer.momentum = hyperparameters["momentum"]
-    else:
-        optimizer.beta_1 = hyperparameters["beta_1"]
-        optimizer.beta_2 = hyperparameters["beta_2"]
-        optimizer.epsilon = hyperparameters["epsilon"]
+    for name in ("learning_rate",) + optimizer._hyperparameters:
+        setattr(optimizer, name, hyperparameters[name])
     return optimizer

@@ -3,7 +3,7 @@ import pytest
 
 from _gradients import densify
 
-from sk_prodembed._optimizers import SGD, Adam, make_optimizer
+from sk_prodembed._optimizers import SGD, Adam, make_optimizer, resume_optimizer
 
 
 def test_adam_matches_closed_form():
@@ -72,6 +72,28 @@ def test_optimizers_minimise_a_quadratic(solver):
 def test_unknown_solver():
     with pytest.raises(ValueError, match="lbfgs"):
         make_optimizer("lbfgs", [], learning_rate=1, momentum=0, beta_1=0, beta_2=0, epsilon=1)
+
+
+@pytest.mark.parametrize("solver, changed", [("adam", "beta_1"), ("adam", "beta_2"),
+                                              ("adam", "epsilon"), ("sgd", "momentum"),
+                                              ("adam", "learning_rate")])
+def test_a_resumed_optimizer_takes_each_new_hyperparameter_and_keeps_its_state(solver, changed):
+    kwargs = dict(learning_rate=0.1, momentum=0.9, beta_1=0.9, beta_2=0.999, epsilon=1e-8)
+    param = np.ones(3)
+    optimizer = make_optimizer(solver, [param], **kwargs)
+    optimizer.update_params([param], [np.full(3, 0.5)])
+    resumed = resume_optimizer(optimizer, solver, [param], **{**kwargs, changed: 0.5})
+    assert resumed is optimizer and resumed.t == 1
+    assert getattr(resumed, changed) == 0.5
+
+
+def test_resuming_with_another_solver_starts_a_new_optimizer():
+    kwargs = dict(learning_rate=0.1, momentum=0.9, beta_1=0.9, beta_2=0.999, epsilon=1e-8)
+    param = np.ones(3)
+    adam = make_optimizer("adam", [param], **kwargs)
+    adam.update_params([param], [np.full(3, 0.5)])
+    sgd = resume_optimizer(adam, "sgd", [param], **kwargs)
+    assert isinstance(sgd, SGD) and sgd.t == 0
 
 
 def _twin_optimizers(solver, initial):
