@@ -82,8 +82,12 @@ def test_a_resumed_optimizer_takes_each_new_hyperparameter_and_keeps_its_state(s
     param = np.ones(3)
     optimizer = make_optimizer(solver, [param], **kwargs)
     optimizer.update_params([param], [np.full(3, 0.5)])
+    states = [getattr(optimizer, name)[0].copy() for name in optimizer._state_names]
     resumed = resume_optimizer(optimizer, solver, [param], **{**kwargs, changed: 0.5})
     assert resumed is optimizer and resumed.t == 1
+    for name, before in zip(resumed._state_names, states):
+        np.testing.assert_array_equal(getattr(resumed, name)[0], before)
+        assert np.any(before != 0)  # the step did move the state
     assert getattr(resumed, changed) == 0.5
 
 
