@@ -262,15 +262,20 @@ def _with_default_command(argv):
     return ["evaluate", *argv]
 
 
+# The least value of each integer option (--n-examples 0 skips the examples).
+_OPTION_MINIMUMS = {
+    "min_class_size": 1, "n_components": 1, "max_iter": 1, "min_df": 1, "min_pair_count": 1,
+    "n_recommendations": 1, "n_examples": 0,
+}
+
+
 def _check_options(args):
-    for name in ("min_class_size", "n_components", "max_iter", "min_df", "min_pair_count",
-                 "n_recommendations"):
+    for name, least in _OPTION_MINIMUMS.items():
         value = getattr(args, name, None)
-        if value is not None and value < 1:
-            raise CommandError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-    n_examples = getattr(args, "n_examples", None)
-    if n_examples is not None and n_examples < 0:
-        raise CommandError(f"--n-examples must be at least 0, got {n_examples}")
+        if value is not None and value < least:
+            raise CommandError(
+                f"--{name.replace('_', '-')} must be at least {least}, got {value}"
+            )
     min_npmi = getattr(args, "min_npmi", None)
     if min_npmi is not None and not -1 <= min_npmi <= 1:
         raise CommandError(f"--min-npmi must be between -1 and 1, got {min_npmi}")
