@@ -79,7 +79,8 @@ pretrained_test_embedding = pretrained.transform(X_test)
 # fine-tuned model leaves them out (unlabeled_weight="auto"): its pre-training
 # has learned from them already, and the term would pull it away from that.
 # It must have the pre-trained encoder's shape: same features, n_components,
-# hidden_layer_sizes and activation.
+# hidden_layer_sizes (and hidden activation, if there are hidden layers); the
+# copied embedding layer takes the fine-tuned model's own activation.
 triplet_params = dict(n_components=32, random_state=0)
 finetuned = TripletEmbedder(encoder_init=pretrained, **triplet_params).fit(X_train, y_few)
 scratch = TripletEmbedder(**triplet_params).fit(X_train, y_few)

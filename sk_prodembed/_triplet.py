@@ -265,10 +265,13 @@ class TripletEmbedder(BaseEmbedder):
         ``"random"``: Glorot-uniform weights.
         A fitted :class:`MaskedAutoencoderEmbedder`: start from a copy of
         its encoder, which is never modified. Its input width must be the
-        number of features of X, and its layer sizes and activation those
-        of this model (``hidden_layer_sizes``, ``n_components``,
-        ``activation``). Cloning a TripletEmbedder (as ``GridSearchCV``
-        does) keeps the same fitted ``encoder_init``.
+        number of features of X, its layer sizes those of this model
+        (``hidden_layer_sizes``, ``n_components``) and its hidden layers'
+        activation this model's ``activation``; the copied embedding layer
+        takes this model's activation (the autoencoder's default embedding
+        is linear, and tanh of its scaled copy, see ``encoder_init_scale``,
+        keeps its neighbours nearly unchanged). Cloning a TripletEmbedder
+        (as ``GridSearchCV`` does) keeps the same fitted ``encoder_init``.
     encoder_init_scale : float, default=0.1
         Factor applied to the copied weights and biases of the embedding
         layer (the encoder's last layer) of ``encoder_init``. A masked
@@ -759,23 +762,30 @@ class TripletEmbedder(BaseEmbedder):
                 "encoder_init must be a fitted MaskedAutoencoderEmbedder (a model "
                 f"with an encoder_ network), got {type(source).__name__}."
             )
-        activations = {encoder.hidden_activation, encoder.output_activation}
-        if encoder.layer_sizes != layer_sizes or activations != {self.activation}:
+        has_hidden = len(layer_sizes) > 2
+        if encoder.layer_sizes != layer_sizes or (
+            has_hidden and encoder.hidden_activation != self.activation
+        ):
+            hidden = f" and hidden activation {encoder.hidden_activation!r}" if has_hidden else ""
             raise ValueError(
                 f"encoder_init has an encoder of layer sizes {encoder.layer_sizes} "
-                f"(n_features_in_={getattr(source, 'n_features_in_', None)}) and "
-                f"activation {encoder.output_activation!r}, but this TripletEmbedder "
-                f"needs layer sizes {layer_sizes} (X with {layer_sizes[0]} features, "
-                f"hidden_layer_sizes={tuple(layer_sizes[1:-1])}, n_components="
-                f"{layer_sizes[-1]}) and activation {self.activation!r}. Give both "
-                "models the same features, layer sizes and activation."
+                f"(n_features_in_={getattr(source, 'n_features_in_', None)}){hidden}, "
+                f"but this TripletEmbedder needs layer sizes {layer_sizes} (X with "
+                f"{layer_sizes[0]} features, hidden_layer_sizes="
+                f"{tuple(layer_sizes[1:-1])}, n_components={layer_sizes[-1]})"
+                + (f" and activation {self.activation!r}" if has_hidden else "")
+                + ". Give both models the same features and layer sizes"
+                + (" and the same activation on the hidden layers." if has_hidden else ".")
             )
         # astype copies, so training never writes into the given model.
         coefs = [W.astype(dtype) for W in encoder.coefs]
         intercepts = [b.astype(dtype) for b in encoder.intercepts]
         coefs[-1] *= self.encoder_init_scale
         intercepts[-1] *= self.encoder_init_scale
-        return MLP(coefs, intercepts, encoder.hidden_activation, encoder.output_activation)
+        # The embedding layer takes this model's activation: a linear encoder
+        # (the autoencoder's default) scaled by encoder_init_scale is nearly
+        # unchanged under tanh, which is almost linear near zero.
+        return MLP(coefs, intercepts, self.activation, self.activation)
 
     def _make_objective(self, networks, X, y):
         if self.margin == "auto":

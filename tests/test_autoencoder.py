@@ -56,6 +56,23 @@ def test_auto_loss_choice():
     assert _quiet(MaskedAutoencoderEmbedder(max_iter=1), "fit", signed).loss_ == "mse"
 
 
+@pytest.mark.parametrize(
+    "activation, hidden, embedding",
+    [("auto", "tanh", "identity"), ("tanh", "tanh", "tanh"), ("relu", "relu", "relu")],
+)
+def test_activation_of_the_hidden_and_embedding_layers(activation, hidden, embedding):
+    X, _ = _sparse_counts()
+    model = _quiet(
+        MaskedAutoencoderEmbedder(
+            n_components=3, hidden_layer_sizes=(5,), activation=activation, max_iter=1
+        ), "fit", X,
+    )
+    assert model.encoder_.hidden_activation == hidden
+    assert model.encoder_.output_activation == embedding
+    assert model.decoder_.hidden_activation == hidden
+    assert model.decoder_.output_activation == "identity"
+
+
 def test_multinomial_rejects_negative_input():
     X = -np.ones((5, 3))
     with pytest.raises(ValueError, match="non-negative"):

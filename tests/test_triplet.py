@@ -320,6 +320,18 @@ def test_encoder_init_scale_shrinks_the_embedding_layer_and_keeps_its_directions
     assert cosines.min() > 0.95
 
 
+def test_encoder_init_from_a_linear_embedding_takes_this_models_activation():
+    X, y = _catalog()
+    autoencoder = _autoencoder(X)
+    assert autoencoder.encoder_.output_activation == "identity"  # the default "auto"
+    tiny_step = dict(learning_rate_init=1e-12, max_iter=1)
+    start = _fit(_small(encoder_init=autoencoder, **tiny_step), X, y)
+    assert start.encoder_.output_activation == "tanh"
+    expected = np.tanh(0.1 * autoencoder.transform(X))
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)  # transform's unit rows
+    np.testing.assert_allclose(start.transform(X), expected, atol=1e-8)
+
+
 def test_encoder_init_is_cast_to_the_input_dtype():
     X, y = _catalog()
     autoencoder = _autoencoder(X)
@@ -333,7 +345,7 @@ def test_encoder_init_is_cast_to_the_input_dtype():
     [
         (dict(n_components=4), {}, None),  # embedding width
         (dict(hidden_layer_sizes=(6,)), {}, None),  # depth
-        ({}, dict(activation="relu"), None),  # activation
+        (dict(hidden_layer_sizes=(6,)), dict(hidden_layer_sizes=(6,), activation="relu"), None),
         ({}, {}, slice(0, 50)),  # input width
     ],
 )
