@@ -183,8 +183,6 @@ def run_variants(dataset, variants, printer):
                 continue
             y = dataset.labels
         for init in ("scratch", "autoencoder"):
-            if init == "autoencoder" and params.get("activation", "tanh") != "tanh":
-                continue  # the autoencoder's encoder is tanh
             embedder = TripletEmbedder(
                 N_COMPONENTS, random_state=SEED,
                 encoder_init=autoencoder if init == "autoencoder" else None, **params,

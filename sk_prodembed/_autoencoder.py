@@ -55,10 +55,9 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
         (of the encoder and the decoder) if there are any. With the default
         single layer it is a linear autoencoder, which scored above a tanh
         embedding on every one of the 21 catalog shapes of the zoo in
-        ``benchmarks/RESULTS.md`` (by 0.0003 to 0.010 of precision@10): a
-        bounded embedding compresses the products the encoder maps far from
-        the origin. An explicit value applies to every layer;
-        ``"identity"`` with no hidden layers equals ``"auto"``.
+        ``benchmarks/RESULTS.md`` (by 0.0003 to 0.010 of precision@10).
+        An explicit value applies to every layer; ``"identity"`` with no
+        hidden layers equals ``"auto"``.
     mask_ratio : float in [0, 1), default=0.5
         Probability that each feature of a training row is hidden. For sparse
         input only the stored (non-zero) entries are masked.

@@ -762,20 +762,20 @@ class TripletEmbedder(BaseEmbedder):
                 "encoder_init must be a fitted MaskedAutoencoderEmbedder (a model "
                 f"with an encoder_ network), got {type(source).__name__}."
             )
-        has_hidden = len(layer_sizes) > 2
+        has_hidden = len(layer_sizes) > 2  # the hidden layers are copied as they are
         if encoder.layer_sizes != layer_sizes or (
             has_hidden and encoder.hidden_activation != self.activation
         ):
-            hidden = f" and hidden activation {encoder.hidden_activation!r}" if has_hidden else ""
+            theirs = f" and hidden activation {encoder.hidden_activation!r}" * has_hidden
+            ours = f" and activation {self.activation!r}" * has_hidden
+            same = " and the same activation on the hidden layers" * has_hidden
             raise ValueError(
                 f"encoder_init has an encoder of layer sizes {encoder.layer_sizes} "
-                f"(n_features_in_={getattr(source, 'n_features_in_', None)}){hidden}, "
+                f"(n_features_in_={getattr(source, 'n_features_in_', None)}){theirs}, "
                 f"but this TripletEmbedder needs layer sizes {layer_sizes} (X with "
                 f"{layer_sizes[0]} features, hidden_layer_sizes="
-                f"{tuple(layer_sizes[1:-1])}, n_components={layer_sizes[-1]})"
-                + (f" and activation {self.activation!r}" if has_hidden else "")
-                + ". Give both models the same features and layer sizes"
-                + (" and the same activation on the hidden layers." if has_hidden else ".")
+                f"{tuple(layer_sizes[1:-1])}, n_components={layer_sizes[-1]}){ours}. "
+                f"Give both models the same features and layer sizes{same}."
             )
         # astype copies, so training never writes into the given model.
         coefs = [W.astype(dtype) for W in encoder.coefs]
