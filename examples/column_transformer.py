@@ -3,7 +3,8 @@
 Product tables mix text with numbers such as price and rating. A
 ColumnTransformer sends each column to its own transformer:
 
-- ``product_name`` -> TfidfVectorizer -> MaskedAutoencoderEmbedder (8 dims);
+- ``product_name`` -> TfidfVectorizer -> MaskedAutoencoderEmbedder (8 dims)
+  -> StandardScaler;
 - ``price`` -> log -> StandardScaler;
 - ``rating`` -> StandardScaler;
 
@@ -59,6 +60,7 @@ features = ColumnTransformer(
             make_pipeline(
                 TfidfVectorizer(sublinear_tf=True, min_df=2, dtype=np.float32),
                 MaskedAutoencoderEmbedder(n_components=8, random_state=0),
+                StandardScaler(),  # the embedding is unbounded: on the numbers' scale
             ),
             "product_name",
         ),
@@ -100,8 +102,8 @@ print(f"transform() inside the context also returns a {type(X_new).__name__}")
 # %%
 # Recommend from text, price and rating together
 # ----------------------------------------------
-# Euclidean distance on the combined columns: the 8 text dimensions
-# (tanh outputs, each within [-1, 1]) and two standardised numbers.
+# Euclidean distance on the combined columns: the 8 text dimensions and the
+# two numbers, all standardised.
 recommender = NearestNeighborRecommender(n_recommendations=3, metric="euclidean")
 recommender.fit(X)
 # Query with the catalog itself; exclude_self keeps each product off its own list.

@@ -766,9 +766,11 @@ class TripletEmbedder(BaseEmbedder):
         if encoder.layer_sizes != layer_sizes or (
             has_hidden and encoder.hidden_activation != self.activation
         ):
-            theirs = f" and hidden activation {encoder.hidden_activation!r}" * has_hidden
-            ours = f" and activation {self.activation!r}" * has_hidden
-            same = " and the same activation on the hidden layers" * has_hidden
+            theirs = ours = same = ""
+            if has_hidden:
+                theirs = f" and hidden activation {encoder.hidden_activation!r}"
+                ours = f" and activation {self.activation!r}"
+                same = " and the same activation on the hidden layers"
             raise ValueError(
                 f"encoder_init has an encoder of layer sizes {encoder.layer_sizes} "
                 f"(n_features_in_={getattr(source, 'n_features_in_', None)}){theirs}, "
