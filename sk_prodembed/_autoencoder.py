@@ -43,8 +43,11 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
     hidden_layer_sizes : array-like of int, default=()
         Widths of the encoder's hidden layers, between the input and the
         embedding. The default, a single layer from the features to the
-        embedding, is both fast and, on product-title TF-IDF, at least as
-        good as deeper encoders (see ``benchmarks/RESULTS.md``).
+        embedding, is both fast and, on product-title TF-IDF, as good as
+        deeper encoders or better: a tanh hidden layer of 256 units scored
+        0.026 to 0.046 lower precision@10 on six catalog shapes of the zoo and
+        0.0005 higher on the seventh, at 2 to 4 times the fit time
+        (``benchmarks/RESULTS.md``).
     decoder_layer_sizes : array-like of int, default=None
         Widths of the decoder's hidden layers, between the embedding and the
         reconstruction. None mirrors ``hidden_layer_sizes``.
