@@ -156,7 +156,7 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
     encoder_ : MLP
         The encoder network (``encoder_.coefs``, ``encoder_.intercepts``).
     decoder_ : MLP
-        The decoder network.
+        The decoder network (removed by :meth:`drop_training_state`).
     loss_ : str
         The reconstruction loss used, ``"mse"`` or ``"multinomial"``.
     loss_curve_ : list of float
@@ -231,6 +231,7 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
     }
 
     _network_names = ("encoder", "decoder")
+    _training_only_attributes = ("_optimizer", "decoder_")
     _ensure_all_finite = "allow-nan"
 
     def __init__(
@@ -424,8 +425,18 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
             (rows sum to one, the scale of the original row is not modelled).
         """
         check_is_fitted(self)
+        self._check_decoder("inverse_transform")
         X = self._check_codes(X)
         return self._objective(self.encoder_, self.decoder_).reconstruct(X)
+
+    def _check_decoder(self, what):
+        if "decoder_" not in self.__dict__:
+            raise ValueError(
+                f"MaskedAutoencoderEmbedder.{what} needs the decoder, which "
+                "drop_training_state() removed; transform still works. Keep a copy "
+                "(copy.deepcopy) of the model before dropping its training state to "
+                f"use {what}."
+            )
 
     def _check_codes(self, X):
         X = check_array(X, dtype=self.encoder_.dtype)
@@ -454,6 +465,7 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
         score : float
         """
         check_is_fitted(self)
+        self._check_decoder("score")
         X = self._validate_X(X, reset=False)
         if X.dtype != self.encoder_.dtype:
             X = X.astype(self.encoder_.dtype)

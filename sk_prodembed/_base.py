@@ -81,6 +81,8 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     _auto_epochs = EpochBudget(min_steps=300, min_epochs=20, max_epochs=200, plateau=0.05)
     # Names of the networks returned by ``_initialize_networks``.
     _network_names = ("encoder",)
+    # What drop_training_state removes: state only training reads.
+    _training_only_attributes = ("_optimizer",)
     # Whether the early-stopping split keeps label proportions.
     _stratify_validation = False
     # Passed to validate_data: True rejects NaN and inf, "allow-nan" lets NaN
@@ -154,6 +156,8 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         """The body of :meth:`_fit`, which restores the estimator if it fails."""
         fitted = hasattr(self, "_history")
         reset = not fitted or not (incremental or self.warm_start)
+        if not reset:
+            self._check_training_state("partial_fit" if incremental else "fit with warm_start=True")
         X, y = self._validate_training_data(X, y, reset=reset)
         if reset:
             rng = check_random_state(self.random_state)
@@ -221,6 +225,43 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             self.validation_scores_ = None
             self.best_validation_score_ = None
         self._n_features_out = self.encoder_.layer_sizes[-1]
+
+    def _check_training_state(self, what):
+        dropped = [name for name in self._training_only_attributes if name not in self.__dict__]
+        if dropped:
+            raise ValueError(
+                f"{type(self).__name__}.{what} continues training, but this model's "
+                "training state was removed by drop_training_state(). Fit it anew "
+                "(warm_start=False), or keep a copy (copy.deepcopy) of the model before "
+                "dropping its training state."
+            )
+
+    def drop_training_state(self):
+        """Remove what only further training needs, for a smaller saved model.
+
+        A fitted embedder holds the optimizer's state (for the Adam solver,
+        two moment estimates of every weight, twice the size of the weights)
+        so that ``partial_fit`` and ``warm_start`` resume exactly; the masked
+        autoencoder also holds its decoder, as large as its encoder. Neither
+        is needed to embed new rows. This method deletes them in place:
+        ``transform`` gives the same embeddings as before, and the model
+        pickles to a fraction of its size (the encoder and small metadata;
+        see the README's "Saving and safe loading"). Afterwards,
+        ``partial_fit`` and a fit with ``warm_start=True`` raise a
+        ``ValueError`` (``fit`` without ``warm_start`` trains anew as
+        always), and so do the autoencoder's ``score`` and
+        ``inverse_transform``, which need the decoder. To keep a trainable
+        model, drop the state of a copy: ``copy.deepcopy(model).drop_training_state()``.
+
+        Returns
+        -------
+        self : object
+            The same estimator, without its training state.
+        """
+        check_is_fitted(self)
+        for name in self._training_only_attributes:
+            self.__dict__.pop(name, None)
+        return self
 
     def _epoch_limit(self):
         """``max_iter``, or the estimator's :class:`EpochBudget` for ``"auto"``."""

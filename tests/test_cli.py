@@ -430,6 +430,23 @@ def test_joblib_and_pickle_models_by_extension(capsys, tmp_path, suffix):
     assert [line.split(",")[:2] for line in lines[1:]] == [["sku5", "1"], ["sku5", "2"]]
 
 
+@pytest.mark.parametrize("embedder", ["triplet", "autoencoder"])
+def test_fit_saves_the_embedder_without_its_training_state(capsys, tmp_path, embedder):
+    import joblib
+
+    _write(tmp_path / "p.csv", _rows())
+    path = tmp_path / "m.joblib"
+    assert run(capsys, "fit", "--csv", tmp_path / "p.csv", *COLUMNS, "--id-column", "sku",
+               "--embedder", embedder, "--model", path, *FAST)[0] == 0
+    saved = joblib.load(path).named_steps["embedder"]
+    if embedder == "triplet":  # beside the words: the frozen embedder inside the union
+        saved = saved.transformer_list[1][1][0].estimator
+    assert type(saved).__name__ == {"triplet": "TripletEmbedder",
+                                    "autoencoder": "MaskedAutoencoderEmbedder"}[embedder]
+    assert hasattr(saved, "encoder_") and not hasattr(saved, "_optimizer")
+    assert not hasattr(saved, "decoder_")
+
+
 def test_recommend_for_items_texts_and_a_file(capsys, tmp_path, fitted_skops):
     status, out, _ = run(capsys, "recommend", "--model", fitted_skops,
                          "--items", "sku1", "sku7", "--n-recommendations", "4")

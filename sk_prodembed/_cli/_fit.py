@@ -71,6 +71,9 @@ def fit(args, progress):
             f"  {count(n_wordless, 'product')} with no word in at least --min-df={args.min_df} "
             "products: in the catalog, but recommend skips them as queries"
         )
+    # The saved model embeds and recommends; it is never trained further, so it
+    # need not hold the optimizer's moments (nor the autoencoder's decoder).
+    embedder.drop_training_state()
     model = Pipeline(list(zip(STEP_NAMES, (tfidf, features, recommender))))
     # recommend --csv reads the same columns unless told otherwise.
     model.text_columns_ = text_columns(args)
