@@ -252,6 +252,9 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         always), and so do the autoencoder's ``score`` and
         ``inverse_transform``, which need the decoder. To keep a trainable
         model, drop the state of a copy: ``copy.deepcopy(model).drop_training_state()``.
+        A ``TripletEmbedder`` fine-tuned from a fitted ``encoder_init`` holds
+        that model as a parameter, and saves it too; its training state can be
+        dropped as well, since a fine-tune reads only its encoder.
 
         Returns
         -------
