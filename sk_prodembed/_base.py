@@ -227,8 +227,7 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self._n_features_out = self.encoder_.layer_sizes[-1]
 
     def _check_training_state(self, what):
-        dropped = [name for name in self._training_only_attributes if name not in self.__dict__]
-        if dropped:
+        if any(name not in self.__dict__ for name in self._training_only_attributes):
             raise ValueError(
                 f"{type(self).__name__}.{what} continues training, but this model's "
                 "training state was removed by drop_training_state(). Fit it anew "
