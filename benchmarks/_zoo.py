@@ -12,6 +12,9 @@ the category-precision protocol of its README.md, through ``_protocol.py``:
   replacement), classes with fewer than 5 rows in the subsample then dropped; uniform rather than
   stratified, so that a subsample has the long tail of small classes a smaller shop has. A
   subsample at least as large as its catalog is not an entry (flipkart_d3 has 8,269 rows).
+  A ``_s<seed>`` suffix (``flipkart_d2_n2000_s3``) draws the subsample with
+  ``np.random.RandomState(seed)`` instead: another catalog of the same shape, for
+  bench_zoo_draws.py (``_s0`` is the entry itself); such names are not in the zoo's table.
 - ``wdc_cluster`` (offers of the same product_cluster share a label: about 1,200 classes of 5 to
   47 offers) and ``wdc_category`` (its four categories), text = title.
 
@@ -81,13 +84,13 @@ def _drop_duplicates_and_small_classes(frame, text, label):
 
 def load_entry_texts(name):
     """Texts and labels of one entry (step 1 of the protocol)."""
-    match = re.fullmatch(r"(.+)_n(\d+)", name)
+    match = re.fullmatch(r"(.+)_n(\d+)(?:_s(\d+))?", name)
     if match:
         texts, labels = load_entry_texts(match.group(1))
-        n_rows = int(match.group(2))
+        n_rows, seed = int(match.group(2)), int(match.group(3) or 0)
         if n_rows >= texts.shape[0]:
             raise ValueError(f"entry {name!r}: {n_rows} rows is not a subsample of {texts.shape[0]}")
-        rows = np.sort(np.random.RandomState(0).choice(texts.shape[0], n_rows, replace=False))
+        rows = np.sort(np.random.RandomState(seed).choice(texts.shape[0], n_rows, replace=False))
         frame = pd.DataFrame({"text": texts[rows], "label": labels[rows]})
         return _drop_duplicates_and_small_classes(frame, "text", "label")
     if name == "flipkart_d2":
