@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from ._search import _filters
 from ._search._exact import allowed_top_k, exact_top_k, rescore, sorted_by_score
 from ._search._hnsw import HNSWIndex
-from ._search._item_ids import rows_of_ids, sorted_ids
+from ._search._item_ids import appended_ids, as_item_ids, rows_of_ids, sorted_ids
 from ._search._tree import TreeIndex
 from .metrics import precision_at_k
 
@@ -557,8 +557,10 @@ class NearestNeighborRecommender(BaseEstimator):
 
     def _check_n_recommendations(self, n_recommendations):
         if n_recommendations is None:
-            return self.n_recommendations
-        if not isinstance(n_recommendations, Integral) or n_recommendations < 1:
+            n_recommendations = self.n_recommendations
+        # bool is an Integral; True recommending one item is a bug, not a request.
+        if (not isinstance(n_recommendations, Integral) or isinstance(n_recommendations, bool)
+                or n_recommendations < 1):
             raise ValueError(
                 f"n_recommendations must be a positive int, got {n_recommendations!r}."
             )
@@ -567,19 +569,13 @@ class NearestNeighborRecommender(BaseEstimator):
     def _check_new_item_ids(self, item_ids, n_rows, existing):
         if item_ids is None:
             return None
-        item_ids = column_or_1d(item_ids)
+        item_ids = as_item_ids(item_ids)
         if len(item_ids) != n_rows:
             raise ValueError(f"item_ids has {len(item_ids)} entries but X has {n_rows} rows.")
         if existing is None:
             sorted_ids(item_ids)
             return item_ids
-        numeric = set("biuf")
-        if (item_ids.dtype.kind in numeric) != (existing.dtype.kind in numeric):
-            raise ValueError(
-                f"item_ids of dtype {item_ids.dtype} do not match the catalog's ids of "
-                f"dtype {existing.dtype}."
-            )
-        combined = np.concatenate([existing, item_ids])
+        combined = appended_ids(existing, item_ids)
         try:
             sorted_ids(combined)
         except ValueError as error:
@@ -600,7 +596,7 @@ class NearestNeighborRecommender(BaseEstimator):
             return None
         if self.algorithm == "hnsw":
             return HNSWIndex(self.metric, self.hnsw_m, self.ef_construction)
-        return TreeIndex(self.algorithm, self.n_jobs)
+        return TreeIndex(self.algorithm, self.metric, self.n_jobs)
 
     def _rows_of_catalog_ids(self, ids, name):
         """Catalog rows of ids that must all be in the catalog."""
@@ -640,11 +636,11 @@ class NearestNeighborRecommender(BaseEstimator):
         """Catalog rows of ids, and which ids are in the catalog at all."""
         if self.item_ids_ is not None:
             return rows_of_ids(ids, self._id_order, self._sorted_ids)
-        # Without item_ids, ids are row indices.
-        if ids.dtype.kind not in "iu":
-            return np.zeros(ids.shape, dtype=np.intp), np.zeros(ids.shape, dtype=bool)
-        found = (ids >= 0) & (ids < self.catalog_.shape[0])
-        return np.where(found, ids, 0).astype(np.intp), found
+        # Without item_ids, ids are row indices: integers, or numbers equal to
+        # one (a list mixing 0 and 2.0 arrives as floats); anything else is
+        # not in the catalog.
+        order = np.arange(self.catalog_.shape[0])
+        return rows_of_ids(ids, order, order)
 
     def _self_exclusions(self, X, exclude_self):
         """Exclusion matrix of query row i from catalog item i, or None."""

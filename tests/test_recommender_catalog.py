@@ -82,6 +82,93 @@ def test_bad_exclusions_are_named(catalog_and_queries):
         recommender.predict(queries, exclude_items=sp.csr_matrix((12, 79)))
 
 
+def test_exclusions_given_as_a_flat_list_of_ids_are_named(catalog_and_queries):
+    # ["sku1", "sku2"] for two queries would read each string as its characters.
+    catalog, queries = catalog_and_queries
+    ids = [f"sku{i}" for i in range(len(catalog))]
+    recommender = NearestNeighborRecommender().fit(catalog, item_ids=ids)
+    with pytest.raises(ValueError, match=r"entry 0 is 'sku1', not a sequence"):
+        recommender.predict(queries[:2], exclude_items=["sku1", "sku2"])
+
+
+def test_an_id_of_another_kind_is_ignored_alone(catalog_and_queries):
+    # A None among string ids (a missing value in a purchase history) must not
+    # cancel the other exclusions or candidates.
+    catalog, queries = catalog_and_queries
+    ids = np.array([f"sku{i}" for i in range(len(catalog))])
+    recommender = NearestNeighborRecommender(3).fit(catalog, item_ids=ids)
+    best = recommender.predict(queries[:2])
+    with_none = recommender.predict(queries[:2], exclude_items=[[best[0, 0]], [best[1, 0], None]])
+    assert best[0, 0] not in with_none[0] and best[1, 0] not in with_none[1]
+    chosen = ids[[3, 7, 9]]
+    among = recommender.predict(queries[:2], candidate_items=[*chosen, None])
+    assert set(among.ravel()) <= set(chosen) and among.shape == (2, 3)
+
+
+def test_row_indices_mixing_ints_and_integral_floats_are_all_excluded(catalog_and_queries):
+    catalog, _ = catalog_and_queries
+    recommender = NearestNeighborRecommender(3).fit(catalog)
+    rows = recommender.predict(catalog[:3], exclude_items=[[0], [1], [2.0]])
+    assert [i not in row for i, row in enumerate(rows)] == [True, True, True]
+
+
+# -- item ids
+
+
+def test_large_integer_ids_are_kept_exactly(catalog_and_queries):
+    pd = pytest.importorskip("pandas")
+    catalog, _ = catalog_and_queries
+    big = 2**53 + 1  # not a float64
+    nullable = pd.Series([big, big + 2, big + 4], dtype="Int64")
+    recommender = NearestNeighborRecommender(2).fit(catalog[:3], item_ids=nullable)
+    assert recommender.item_ids_.dtype.kind == "i"
+    assert recommender.item_ids_.tolist() == [big, big + 2, big + 4]
+    recommender.partial_fit(catalog[3:4], item_ids=np.array([7], dtype=np.uint64))
+    assert recommender.item_ids_.dtype == np.int64
+    assert recommender.item_ids_.tolist() == [big, big + 2, big + 4, 7]
+    assert recommender.recommend_for_items([big + 2])[0].dtype == np.int64
+
+
+@pytest.mark.parametrize("item_ids, message", [
+    (["a", 1, 2.5], "all integers or all strings"),
+    (["a", None, "c"], "missing values"),
+    ([1.0, np.nan, np.nan], "missing values"),
+    ([True, False, True], "booleans"),
+])
+def test_ids_that_would_be_silently_changed_are_refused(catalog_and_queries, item_ids, message):
+    # np.asarray(["a", 1, 2.5]) would make the numbers strings ("1"), and NaN
+    # ids are never equal to themselves: neither can be looked up again.
+    catalog, _ = catalog_and_queries
+    with pytest.raises(ValueError, match=message):
+        NearestNeighborRecommender(2).fit(catalog[:3], item_ids=item_ids)
+
+
+def test_missing_ids_in_a_nullable_column_are_refused(catalog_and_queries):
+    pd = pytest.importorskip("pandas")
+    catalog, _ = catalog_and_queries
+    with pytest.raises(ValueError, match="missing values"):
+        NearestNeighborRecommender(2).fit(
+            catalog[:3], item_ids=pd.Series([1, None, 3], dtype="Int64")
+        )
+
+
+def test_new_ids_the_catalog_kind_cannot_hold_are_refused(catalog_and_queries):
+    catalog, _ = catalog_and_queries
+    recommender = NearestNeighborRecommender(2).fit(catalog[:2], item_ids=[1, 2])
+    for bad in ([2.5], np.array([2**63], dtype=np.uint64)):
+        with pytest.raises(ValueError, match="cannot all be held"):
+            recommender.partial_fit(catalog[2:3], item_ids=bad)
+    assert recommender.item_ids_.tolist() == [1, 2]
+
+
+def test_a_boolean_number_of_recommendations_is_refused(catalog_and_queries):
+    catalog, queries = catalog_and_queries
+    with pytest.raises(ValueError, match="positive int, got True"):
+        NearestNeighborRecommender(2).fit(catalog).recommend(queries, n_recommendations=True)
+    with pytest.raises(ValueError, match="positive int, got True"):
+        NearestNeighborRecommender(True).fit(catalog).predict(queries)
+
+
 # -- queries by catalog id
 
 
@@ -188,6 +275,28 @@ def test_zero_queries_get_similarity_zero_and_one_warning(catalog_and_queries, a
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         recommender.recommend(queries[[0, 1]])  # no zero row, no warning
+
+
+@pytest.mark.parametrize("algorithm", ["brute", "auto", "kd_tree", "ball_tree", "hnsw"])
+def test_zero_catalog_items_rank_as_similarity_zero(algorithm):
+    # A tree ranks by euclidean distance on unit rows; a zero row lies at
+    # distance 1 from every unit query, as an item of cosine 0.5 does, and
+    # must not displace the item of cosine 0.35.
+    catalog = np.array([[1.0, 0.0, 0.0], [0.3, 0.95, 0.0], [0.0, 0.0, 0.0]])
+    recommender = _recommender(algorithm, 2).fit(catalog)
+    ids, similarities = recommender.recommend(np.array([[1.0, 0.05, 0.0]]))
+    assert_array_equal(ids, [[0, 1]])
+    assert_allclose(similarities, [[0.99875, 0.34838]], atol=1e-5)
+
+
+@pytest.mark.parametrize("algorithm", ["kd_tree", "ball_tree"])
+def test_trees_take_sparse_queries_over_a_dense_catalog(catalog_and_queries, algorithm):
+    catalog, queries = catalog_and_queries
+    recommender = _recommender(algorithm).fit(catalog)
+    assert_array_equal(
+        recommender.predict(sp.csr_matrix(queries)),
+        _recommender("brute").fit(catalog).predict(queries),
+    )
 
 
 def test_zero_catalog_items_never_match_perfectly():

@@ -188,3 +188,15 @@ def test_each_query_among_its_own_allowed_items(monkeypatch, metric, sparse, pai
     )
     assert_array_equal(rows, expected_rows)
     assert_allclose(scores, expected_scores, rtol=1e-10, atol=1e-10)
+
+
+def test_float32_euclidean_is_exact_for_rows_far_from_the_origin():
+    # Every coordinate near 100, the rows 0.1 apart: q.c and |c|^2 in float32
+    # round away the differences unless the rows are shifted first.
+    rng = np.random.default_rng(0)
+    catalog = (100 + 0.1 * rng.normal(size=(3000, 16))).astype(np.float32)
+    queries = (100 + 0.1 * rng.normal(size=(40, 16))).astype(np.float32)
+    rows, scores = exact_top_k(queries, catalog, 10, metric="euclidean")
+    expected_rows, expected_scores = _full_sort_top_k(queries, catalog, "euclidean", 10)
+    assert_allclose(scores, expected_scores, rtol=1e-5)
+    assert np.mean([len(set(a) & set(b)) for a, b in zip(rows, expected_rows)]) >= 9.9

@@ -52,7 +52,11 @@ def exact_top_k(queries, catalog, n, *, metric, exclusions=None, n_jobs=1, item_
     metric : {"cosine", "euclidean"}
         With "euclidean" items are ranked by ``q.c - |c|^2 / 2``, which orders
         them as ``-|q - c|``; the norms are computed block by block, so no
-        array grows with the catalog.
+        array grows with the catalog. On a dense catalog both sides are first
+        shifted by the catalog's mean row (distances do not change): in
+        float32, rows that share a large offset (every coordinate near 100,
+        say) would otherwise lose the differences between items to rounding
+        in ``q.c`` and ``|c|^2``.
     exclusions : csr_matrix of shape (n_queries, n_items), default=None
         Non-zero entries are (query, item) pairs never to recommend.
     n_jobs : int, default=1
@@ -73,8 +77,14 @@ def exact_top_k(queries, catalog, n, *, metric, exclusions=None, n_jobs=1, item_
     n_queries = queries.shape[0]
     query_blocks = [slice(start, min(start + QUERY_BLOCK, n_queries))
                     for start in range(0, n_queries, QUERY_BLOCK)]
-    # A transposed view; a sparse catalog is sliced by rows (cheap in CSR) instead.
-    catalog_t = None if sp.issparse(catalog) or item_rows is not None else catalog.T
+    center = None
+    if metric == "euclidean" and not sp.issparse(catalog) and not sp.issparse(queries):
+        center = catalog.mean(axis=0, dtype=np.float64).astype(catalog.dtype)
+    # A transposed view; a sparse (or shifted) catalog is sliced by rows instead.
+    catalog_t = (
+        None if sp.issparse(catalog) or item_rows is not None or center is not None
+        else catalog.T
+    )
     if item_rows is not None and exclusions is not None:
         # In the coordinates of the searched rows.
         exclusions = exclusions[:, item_rows]
@@ -83,7 +93,7 @@ def exact_top_k(queries, catalog, n, *, metric, exclusions=None, n_jobs=1, item_
         block_exclusions = None if exclusions is None else exclusions[block]
         return _top_k_of_query_block(
             queries[block], catalog, catalog_t, n, metric == "euclidean", block_exclusions,
-            item_rows,
+            item_rows, center,
         )
 
     n_jobs = max(1, min(n_jobs, len(query_blocks)))
@@ -176,13 +186,15 @@ def _as_csr(X):
     return X if sp.issparse(X) else sp.csr_matrix(X)
 
 
-def _top_k_of_query_block(queries, catalog, catalog_t, n, euclidean, exclusions, item_rows):
-    """Top ``n`` rows per query, as positions in ``item_rows`` when it is given."""
+def _top_k_of_query_block(queries, catalog, catalog_t, n, euclidean, exclusions, item_rows,
+                          center=None):
+    """Top ``n`` rows per query, as positions in ``item_rows`` when it is given;
+    ``center``, a row subtracted from the (dense) queries and items first."""
     n_block = queries.shape[0]
     n_items = catalog.shape[0] if item_rows is None else len(item_rows)
     dense = not sp.issparse(queries) and not sp.issparse(catalog)
     if dense:
-        queries = np.ascontiguousarray(queries)
+        queries = np.ascontiguousarray(queries if center is None else queries - center)
     buffer = np.empty((n_block, min(ITEM_BLOCK, n_items)), dtype=catalog.dtype)
     best_scores = np.full((n_block, n), -np.inf, dtype=catalog.dtype)
     best_rows = np.full((n_block, n), -1, dtype=np.intp)
@@ -196,6 +208,8 @@ def _top_k_of_query_block(queries, catalog, catalog_t, n, euclidean, exclusions,
         stop = min(start + ITEM_BLOCK, n_items)
         scores = buffer[:, : stop - start]
         items = catalog[start:stop] if item_rows is None else catalog[item_rows[start:stop]]
+        if center is not None:
+            items = items - center
         block = items.T if catalog_t is None else catalog_t[:, start:stop]
         if dense:
             np.matmul(queries, block, out=scores)

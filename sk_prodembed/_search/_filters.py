@@ -57,9 +57,19 @@ def item_exclusions(exclude_items, n_queries, n_items, rows_of_ids):
             f"exclude_items must hold one sequence of item ids per query ({n_queries}), "
             "or be a sparse matrix."
         )
+    for query, ids in enumerate(exclude_items):
+        if isinstance(ids, (str, bytes)) or not (ids is None or np.iterable(ids)):
+            raise ValueError(
+                "exclude_items must hold one sequence of item ids per query; entry "
+                f"{query} is {ids!r}, not a sequence (a query's single id goes in a list: "
+                f"[[{ids!r}], ...])."
+            )
     per_query = [[] if ids is None else list(ids) for ids in exclude_items]
     query_rows = np.repeat(np.arange(n_queries), [len(ids) for ids in per_query])
-    flat = np.asarray([item for ids in per_query for item in ids])
+    flat = [item for ids in per_query for item in ids]
+    # Mixed kinds (a None among strings) stay objects, each looked up on its own.
+    kinds = {type(item) for item in flat}
+    flat = np.asarray(flat, dtype=object if len(kinds) > 1 else None)
     item_rows, found = rows_of_ids(flat)
     return exclusion_matrix(n_queries, n_items, query_rows[found], item_rows[found])
 

@@ -1,6 +1,108 @@
-"""Catalog item ids: uniqueness, and the catalog row of each id."""
+"""Catalog item ids: what an id array may be, uniqueness, and the catalog row of each id.
+
+Ids are all integers or all strings (floats are accepted, NaN is not): the
+rule is checked on the values themselves, because ``np.asarray(["a", 1])``
+silently turns the integer into the string ``"1"``, and a nullable pandas
+integer column into floats, which cannot hold every 64-bit id exactly.
+"""
+
+from numbers import Integral, Real
 
 import numpy as np
+from sklearn.utils.validation import column_or_1d
+
+_MIXED = "item_ids must be all integers or all strings, got {kinds}."
+
+
+def _kind_of_value(value):
+    if isinstance(value, (str, np.str_)):
+        return "string"
+    if isinstance(value, (bool, np.bool_)):
+        return "boolean"
+    if isinstance(value, Integral):
+        return "integer"
+    if isinstance(value, Real):
+        return "float"
+    return type(value).__name__
+
+
+def as_item_ids(item_ids, name="item_ids"):
+    """``item_ids`` as a 1-D array of integers, floats or strings, or a ValueError.
+
+    Integers stay integers (a pandas nullable ``Int64`` column without
+    missing values becomes int64, not float64); a sequence mixing strings
+    and numbers, missing values (None, NaN, pandas NA) and booleans are
+    refused with a message naming the problem.
+    """
+    isna = getattr(item_ids, "isna", None)
+    if callable(isna):  # pandas Series / Index: missing values and nullable dtypes
+        if bool(np.asarray(isna()).any()):
+            raise ValueError(f"{name} has missing values; every item needs an id.")
+        dtype = getattr(item_ids, "dtype", None)
+        numpy_dtype = getattr(dtype, "numpy_dtype", None)
+        if numpy_dtype is not None and numpy_dtype.kind in "iu":
+            item_ids = item_ids.to_numpy(dtype=numpy_dtype)
+    if not hasattr(item_ids, "dtype"):
+        # Not np.asarray's promotion: each value keeps its own type until checked.
+        item_ids = np.asarray(list(item_ids), dtype=object)
+    ids = column_or_1d(item_ids)
+    if ids.dtype == object:
+        kinds = {_kind_of_value(value) for value in ids}
+        if "NoneType" in kinds:
+            raise ValueError(f"{name} has missing values; every item needs an id.")
+        if "boolean" in kinds:
+            raise ValueError(f"{name} must be integers or strings, got booleans.")
+        if kinds == {"string"}:
+            ids = ids.astype(str)
+        elif kinds == {"integer"}:
+            ids = ids.astype(np.int64)
+        elif kinds <= {"integer", "float"}:
+            ids = ids.astype(np.float64)
+        else:
+            raise ValueError(_MIXED.format(kinds=", ".join(sorted(kinds))))
+    if ids.dtype.kind == "b":
+        raise ValueError(f"{name} must be integers or strings, got booleans.")
+    if ids.dtype.kind == "f" and np.isnan(ids).any():
+        raise ValueError(f"{name} has missing values (NaN); every item needs an id.")
+    if ids.dtype.kind not in "iufUS":
+        raise ValueError(f"{name} must be integers or strings, got dtype {ids.dtype}.")
+    return ids
+
+
+def appended_ids(existing, new):
+    """``existing`` followed by ``new``, in ``existing``'s dtype when it holds them exactly.
+
+    Integer ids stay integers (int64 with uint64, int32 with int64), strings
+    stay strings; a new id that the catalog's kind of id cannot hold exactly
+    (a string among integers, 2.5 among integers, 2**63 among int64) raises.
+    """
+    numeric = set("iuf")
+    if (new.dtype.kind in numeric) != (existing.dtype.kind in numeric):
+        raise ValueError(
+            f"item_ids of dtype {new.dtype} do not match the catalog's ids of "
+            f"dtype {existing.dtype}."
+        )
+    if existing.dtype.kind in numeric and new.size:
+        if not _holds_exactly(existing.dtype, new):
+            raise ValueError(
+                f"item_ids of dtype {new.dtype} cannot all be held by the catalog's ids of "
+                f"dtype {existing.dtype} (a fraction, or out of range)."
+            )
+        new = new.astype(existing.dtype)
+    return np.concatenate([existing, new])
+
+
+def _holds_exactly(dtype, values):
+    """Whether every one of the numeric ``values`` is a value of ``dtype``."""
+    if dtype.kind == "f":
+        if values.dtype.kind == "f":
+            return True
+        with np.errstate(over="ignore", invalid="ignore"):
+            return bool(np.all(values.astype(dtype).astype(values.dtype) == values))
+    if values.dtype.kind == "f" and not np.all(np.floor(values) == values):
+        return False
+    info = np.iinfo(dtype)
+    return info.min <= int(values.min()) and int(values.max()) <= info.max
 
 
 def sorted_ids(item_ids, name="item_ids"):
@@ -20,25 +122,39 @@ def sorted_ids(item_ids, name="item_ids"):
 
 
 def rows_of_ids(ids, order, ordered):
-    """Catalog rows of ``ids`` and a mask of the ids found in the catalog."""
+    """Catalog rows of ``ids`` and a mask of the ids found in the catalog.
+
+    An id of another kind than the catalog's (None, a number among string
+    ids) is simply not found; it does not stop the others from being found.
+    """
     ids = np.asarray(ids)
     rows = np.zeros(ids.shape, dtype=np.intp)
-    if ids.size == 0 or len(ordered) == 0 or not _comparable(ids.dtype, ordered.dtype):
-        return rows, np.zeros(ids.shape, dtype=bool)
-    try:
-        positions = np.clip(np.searchsorted(ordered, ids), 0, len(ordered) - 1)
-        found = ordered[positions] == ids
-    except TypeError:  # object ids of another type than the catalog's
-        return rows, np.zeros(ids.shape, dtype=bool)
-    rows[found] = order[positions[found]]
-    return rows, np.asarray(found, dtype=bool)
+    found = np.zeros(ids.shape, dtype=bool)
+    if ids.size == 0 or len(ordered) == 0:
+        return rows, found
+    looked_up = _comparable_mask(ids, ordered.dtype)
+    if not looked_up.any():
+        return rows, found
+    candidates = ids[looked_up]
+    if candidates.dtype == object:
+        candidates = candidates.astype(str if ordered.dtype.kind in "US" else np.float64)
+    positions = np.clip(np.searchsorted(ordered, candidates), 0, len(ordered) - 1)
+    hits = ordered[positions] == candidates
+    found[np.flatnonzero(looked_up)[hits]] = True
+    rows[found] = order[positions[hits]]
+    return rows, found
 
 
-def _comparable(a, b):
-    if "O" in (a.kind, b.kind):
-        return True
-    numeric = set("biuf")
-    if a.kind in numeric and b.kind in numeric:
-        return True
-    text = set("US")
-    return a.kind in text and b.kind in text
+def _comparable_mask(ids, catalog_dtype):
+    """Which of ``ids`` can equal an id of the catalog's dtype."""
+    text = catalog_dtype.kind in "US"
+    if ids.dtype == object:
+        kinds = np.array([_kind_of_value(value) for value in ids.ravel()]).reshape(ids.shape)
+        return kinds == "string" if text else np.isin(kinds, ["integer", "float"])
+    if ids.dtype.kind in "US":
+        return np.full(ids.shape, text)
+    numeric = ids.dtype.kind in "iuf" and not text
+    mask = np.full(ids.shape, numeric)
+    if numeric and ids.dtype.kind == "f":
+        mask &= ~np.isnan(ids)
+    return mask

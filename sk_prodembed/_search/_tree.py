@@ -1,25 +1,45 @@
 """scikit-learn's KD and ball trees behind the index interface of :mod:`._hnsw`."""
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.neighbors import NearestNeighbors
+from sklearn.utils.extmath import row_norms
 
 
 class TreeIndex:
     """A :class:`~sklearn.neighbors.NearestNeighbors` tree over prepared rows.
 
     On L2-normalised rows ``||a - b||^2 = 2 - 2 cos(a, b)``, so the euclidean
-    tree also ranks by cosine similarity. Trees cannot be edited: catalog
-    updates rebuild them, which costs ``O(n log n)``.
+    tree also ranks by cosine similarity. An all-zero catalog row (a product
+    with no known feature) breaks that equality: it lies at distance 1 from
+    every unit query, where an item of cosine 0.5 lies, and would displace
+    items of lower similarity, while its cosine similarity is 0. With
+    ``metric="cosine"`` every row gets one more coordinate, 1 for the zero
+    catalog rows and 0 otherwise, which puts them at distance ``sqrt(2)``
+    (cosine 0) from every unit query and changes no other distance. Trees
+    cannot be edited: catalog updates rebuild them, which costs
+    ``O(n log n)``. Sparse queries are densified (the tree holds dense rows).
     """
 
-    def __init__(self, algorithm, n_jobs):
+    def __init__(self, algorithm, metric, n_jobs):
         self.algorithm = algorithm
+        self.metric = metric
         self.n_jobs = n_jobs
 
+    def _with_zero_flag(self, rows, flag):
+        if self.metric != "cosine":
+            return rows
+        column = np.asarray(flag, dtype=rows.dtype).reshape(-1, 1)
+        if sp.issparse(rows):
+            return sp.hstack([rows, sp.csr_matrix(column)], format="csr")
+        return np.hstack([rows, column])
+
     def build(self, catalog):
+        zero = row_norms(catalog, squared=True) == 0
+        self.sparse = sp.issparse(catalog)
         self.nn = NearestNeighbors(
             algorithm=self.algorithm, metric="euclidean", n_jobs=self.n_jobs
-        ).fit(catalog)
+        ).fit(self._with_zero_flag(catalog, zero))
         return self
 
     def add(self, catalog, first_new_row):
@@ -30,6 +50,9 @@ class TreeIndex:
 
     def search(self, queries, k, ef_search=None):
         """Catalog rows of the ``k`` nearest items; -1 beyond the catalog's size."""
+        if sp.issparse(queries) and not self.sparse:
+            queries = queries.toarray()
+        queries = self._with_zero_flag(queries, np.zeros(queries.shape[0]))
         n_fit = self.nn.n_samples_fit_
         rows = self.nn.kneighbors(queries, n_neighbors=min(k, n_fit), return_distance=False)
         if k > n_fit:
