@@ -40,15 +40,15 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
         embedding, accepted without a warning): the embedding then has more
         dimensions than the information it encodes, which costs memory and
         search time downstream but not correctness.
-    hidden_layer_sizes : array-like of int, default=()
-        Widths of the encoder's hidden layers, between the input and the
+    hidden_layer_sizes : array-like of int or int, default=()
+        Widths of the encoder's hidden layers (an int: one layer), between the input and the
         embedding. The default, a single layer from the features to the
         embedding, is both fast and, on product-title TF-IDF, as good as
         deeper encoders or better: a tanh hidden layer of 256 units scored
         0.026 to 0.046 lower precision@10 on six catalog shapes of the zoo and
         0.0005 higher on the seventh, at 2 to 4 times the fit time
         (``benchmarks/RESULTS.md``).
-    decoder_layer_sizes : array-like of int, default=None
+    decoder_layer_sizes : array-like of int or int, default=None
         Widths of the decoder's hidden layers, between the embedding and the
         reconstruction. None mirrors ``hidden_layer_sizes``.
     activation : {"auto", "tanh", "relu", "identity"}, default="auto"
@@ -218,7 +218,7 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
     _parameter_constraints: dict = {
         **BaseEmbedder._parameter_constraints,
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "decoder_layer_sizes": ["array-like", None],
+        "decoder_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left"), None],
         "activation": [StrOptions({"auto", "tanh", "relu", "identity"})],
         "mask_ratio": [Interval(Real, 0, 1, closed="left")],
         "corruption": [StrOptions({"zero", "marginal"})],
@@ -292,11 +292,7 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
     def _validate_training_data(self, X, y, reset):
         X = self._validate_X(X, reset=reset)
         loss = self._resolve_loss(X) if reset else self.loss_
-        if loss == "multinomial" and has_negative_values(X):
-            raise ValueError(
-                "loss='multinomial' needs non-negative X (such as TF-IDF or counts), "
-                "but X has negative values. Use loss='mse' for signed features."
-            )
+        _check_non_negative(X, loss)
         self.loss_ = loss
         return X, None
 
@@ -467,6 +463,16 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
         check_is_fitted(self)
         self._check_decoder("score")
         X = self._validate_X(X, reset=False)
+        # A multinomial loss of negative X would skip rows and score -0.0, the best.
+        _check_non_negative(X, self.loss_)
         if X.dtype != self.encoder_.dtype:
             X = X.astype(self.encoder_.dtype)
         return self._objective(self.encoder_, self.decoder_).validation_score(X)
+
+
+def _check_non_negative(X, loss):
+    if loss == "multinomial" and has_negative_values(X):
+        raise ValueError(
+            "loss='multinomial' needs non-negative X (such as TF-IDF or counts), "
+            "but X has negative values. Use loss='mse' for signed features."
+        )

@@ -21,7 +21,7 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
 )
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -39,7 +39,7 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "hidden_layer_sizes": ["array-like"],
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions({"tanh", "relu", "identity"})],
         "solver": [StrOptions({"adam", "sgd"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
@@ -127,8 +127,8 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 "TfidfVectorizer(), 'name')]) before the embedder."
             ) from error
         X = validated[0] if isinstance(validated, tuple) else validated
-        if sp.issparse(X) and X.format != "csr":
-            X = X.tocsr()
+        if sp.issparse(X):
+            X = _canonical_csr(X)
         if isinstance(validated, tuple):
             return X, validated[1]
         return X
@@ -178,6 +178,8 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 X, y, self.validation_fraction, rng, stratify=self._stratify_validation
             )
             validation = (X_val, y_val)
+        unseen = self._initial_unseen_features() if reset else self._unseen_features
+        unseen = np.intersect1d(unseen, _unseen_columns(X), assume_unique=True)
 
         objective = self._make_objective(networks, X, y)
         hyperparameters = dict(
@@ -214,6 +216,7 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self._rng = rng
         self._optimizer = optimizer
         self._history = history
+        self._unseen_features = unseen
         self.loss_curve_ = list(history.loss_curve)
         self.best_loss_ = history.best_loss
         self.n_iter_ = history.n_iter
@@ -288,14 +291,27 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         X = self._validate_X(X, reset=False)
         return self._encode(X)
 
+    def _initial_unseen_features(self):
+        """Features no training has seen before a fresh fit: all of them (an
+        encoder copied from a fitted model brings what that model saw)."""
+        return np.arange(self.n_features_in_)
+
     def _encode(self, X):
-        """The embedding of validated rows. A row with no non-zero feature (an
-        empty text, words all out of the vocabulary) carries nothing to place
-        it by, and embeds to the zero vector rather than to the point the
-        biases alone give, which every such row would share."""
+        """The embedding of validated rows.
+
+        A feature that no training row had (a word of a vocabulary fitted on
+        more products than the embedder was) has weights nothing has trained:
+        it is left out, as if the row did not have it. A row with no other
+        feature (an empty text, words all out of the vocabulary) carries
+        nothing to place it by, and embeds to the zero vector rather than to
+        the point the biases alone give, which every such row would share
+        (a cosine similarity of 1 between unrelated products)."""
         encoder = self.encoder_
         if X.dtype != encoder.dtype:
             X = X.astype(encoder.dtype)
+        unseen = getattr(self, "_unseen_features", None)
+        if unseen is not None and unseen.size:
+            X = _without_columns(X, unseen)
         embedding = encoder.predict(X)
         embedding[_rows_without_features(X)] = 0
         return embedding
@@ -305,6 +321,49 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def _canonical_csr(X):
+    """``X`` as CSR with one stored entry per non-zero value (a copy only if needed).
+
+    Duplicate indices and explicit zeros hold the same values as their
+    canonical form, but the masking draws one mask per stored entry and the
+    empty-row test reads stored entries: without this the same matrix stored
+    two ways would train and embed differently.
+    """
+    X = X.tocsr() if X.format != "csr" else X
+    if X.has_canonical_format and X.data.all():
+        return X
+    X = X.copy()
+    X.sum_duplicates()
+    X.eliminate_zeros()
+    return X
+
+
+def _unseen_columns(X):
+    """Increasing indices of the columns of ``X`` with no non-zero entry."""
+    if sp.issparse(X):
+        seen = np.zeros(X.shape[1], dtype=bool)
+        seen[X.indices[X.data != 0]] = True
+    else:
+        seen = np.zeros(X.shape[1], dtype=bool)
+        for rows in gen_batches(X.shape[0], 65536):  # no boolean copy of all of X
+            seen |= np.any(X[rows] != 0, axis=0)
+    return np.flatnonzero(~seen)
+
+
+def _without_columns(X, columns):
+    """A copy of ``X`` with ``columns`` set to zero (dropped from a sparse X)."""
+    if sp.issparse(X):
+        keep = np.ones(X.shape[1], dtype=bool)
+        keep[columns] = False
+        X = X.copy()
+        X.data[~keep[X.indices]] = 0
+        X.eliminate_zeros()
+        return X
+    X = np.array(X)
+    X[:, columns] = 0
+    return X
 
 
 def _rows_without_features(X):

@@ -246,8 +246,9 @@ def train_epochs(
         False for ``partial_fit``, which runs a single epoch and neither stops
         early nor warns about convergence.
 
-    On a non-finite loss, training stops with a ``ConvergenceWarning`` and
-    the parameters of the last finite epoch.
+    On a non-finite loss, training stops with a ``ConvergenceWarning``, the
+    parameters of the last finite epoch and a reset optimizer (its state held
+    the diverging steps).
     """
     params = objective.params
     best_params = None
@@ -268,10 +269,11 @@ def train_epochs(
             )
         if epoch_loss is None or not np.isfinite(epoch_loss):
             _restore_params(params, last_finite)
+            optimizer.reset(params)
             warnings.warn(
                 f"Training diverged in epoch {history.n_iter + 1} (the loss became "
-                "non-finite); the weights of the last finite epoch were kept. "
-                "Lower learning_rate_init or scale the input.",
+                "non-finite); the weights of the last finite epoch were kept, and the "
+                "optimizer's state was reset. Lower learning_rate_init or scale the input.",
                 ConvergenceWarning,
             )
             return

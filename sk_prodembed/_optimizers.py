@@ -95,6 +95,15 @@ class _MomentumOptimizer:
         # column (axis 1) was last brought up to date.
         self.last_updates = [None] * len(params)
 
+    def reset(self, params):
+        """Forget every step taken: zero state, as a new optimizer of ``params``.
+
+        After a divergence the weights go back to the last finite epoch, but
+        the velocities or moments of the steps that diverged would carry the
+        next fit straight back to it, whatever its step size.
+        """
+        self._init_state(params)
+
     def _states(self, i):
         return [getattr(self, name)[i] for name in self._state_names]
 

@@ -63,23 +63,53 @@ def _check_no_missing_labels(y):
     if y.dtype.kind == "f":
         missing = np.isnan(y)
     elif y.dtype.kind == "O":
-        missing = np.array(
-            [v is None or (isinstance(v, float) and v != v) for v in y.ravel()]
-        )
+        # pandas' NA (a nullable "string" or "Int64" column) is neither None nor NaN.
+        missing = np.array([
+            v is None or (isinstance(v, float) and v != v) or type(v).__name__ == "NAType"
+            for v in y.ravel()
+        ])
     else:
         return
     if missing.any():
         raise ValueError(
-            f"y has {int(missing.sum())} missing label(s) (NaN or None). Every row "
+            f"y has {int(missing.sum())} missing label(s) (NaN, None or NA). Every row "
             "needs a label; mark rows without one as unlabeled with the integer -1."
         )
 
 
+def _kind_of_labels(labels):
+    """"number" or "string" (None for no labels); a ValueError if they mix."""
+    labels = np.asarray(labels)
+    if labels.size == 0:
+        return None
+    if labels.dtype.kind in "US":
+        return "string"
+    if labels.dtype.kind != "O":
+        return "number"
+    kinds = {"string" if isinstance(v, (str, bytes)) else "number" for v in labels.ravel()}
+    if len(kinds) > 1:
+        raise ValueError(
+            "y mixes strings and numbers as labels; give every labeled row a label of "
+            "the same kind (unlabeled rows are the integer -1)."
+        )
+    return kinds.pop()
+
+
 def _merge_classes(classes, new_labels):
     """The sorted union of ``classes`` (None or possibly empty, after a fit
-    on pairs only) and ``new_labels``."""
+    on pairs only) and ``new_labels``, which must be labels of the same kind
+    (numbers or strings): numpy would otherwise compare 0 with "0" as equal
+    strings, or fail on the comparison."""
+    new_kind = _kind_of_labels(new_labels)
     if classes is None or len(classes) == 0:
         return np.unique(new_labels)
+    known_kind = _kind_of_labels(classes)
+    if new_kind is not None and new_kind != known_kind:
+        raise ValueError(
+            f"y has {new_kind} labels, but the model was fitted on {known_kind} labels "
+            f"(classes_ {classes[:5].tolist()}...). partial_fit and warm_start continue "
+            "with labels of the same kind."
+        )
     return np.union1d(classes, new_labels)
 
 
@@ -144,7 +174,7 @@ class TripletEmbedder(BaseEmbedder):
         embedding, accepted without a warning): the embedding then has more
         dimensions than the information it encodes, which costs memory and
         search time downstream but not correctness.
-    hidden_layer_sizes : array-like of int, default=()
+    hidden_layer_sizes : array-like of int or int, default=()
         Widths of the encoder's hidden layers. The default, one layer from
         the features to the embedding, is fast on wide sparse input and as
         good as deeper encoders on product-title TF-IDF.
@@ -568,6 +598,7 @@ class TripletEmbedder(BaseEmbedder):
             _check_no_missing_labels(y)
         X, y = self._validate_X(X, reset=reset, y=y)
         unlabeled = _unlabeled_mask(y)
+        _kind_of_labels(y[~unlabeled])
         if not unlabeled.all():
             # Not check_classification_targets: its warning about many classes
             # of few rows is noise here, where such labels are common.
@@ -686,7 +717,8 @@ class TripletEmbedder(BaseEmbedder):
                 len(classes), known_proxies.shape[1], known_proxies.dtype,
                 copy.deepcopy(self._rng),
             )
-            place_at_class_means(proxies, self.encoder_.predict(X[rows]), labels[rows])
+            # Embedded as transform does (features no fit has seen left out).
+            place_at_class_means(proxies, self._encode(X[rows]), labels[rows])
             proxies[known] = known_proxies
             self.proxies_ = proxies
             self._optimizer = optimizer
@@ -718,6 +750,13 @@ class TripletEmbedder(BaseEmbedder):
     @property
     def _network_names(self):
         return ("encoder", "proxies") if self.loss_ == "proxy" else ("encoder",)
+
+    def _initial_unseen_features(self):
+        # A copied encoder has learned the features its own training saw.
+        if isinstance(self.encoder_init, str):
+            return super()._initial_unseen_features()
+        unseen = getattr(self.encoder_init, "_unseen_features", None)
+        return np.array([], dtype=np.intp) if unseen is None else unseen
 
     def _initialize_networks(self, X, y, rng):
         layer_sizes = [
@@ -778,6 +817,15 @@ class TripletEmbedder(BaseEmbedder):
                 f"{layer_sizes[0]} features, hidden_layer_sizes="
                 f"{tuple(layer_sizes[1:-1])}, n_components={layer_sizes[-1]}){ours}. "
                 f"Give both models the same features and layer sizes{same}."
+            )
+        theirs = getattr(source, "feature_names_in_", None)
+        ours = getattr(self, "feature_names_in_", None)
+        if theirs is not None and ours is not None and not np.array_equal(theirs, ours):
+            raise ValueError(
+                "encoder_init was fitted on columns named differently, or in another order, "
+                f"than X's (theirs start {list(theirs[:3])}, X's {list(ours[:3])}): its "
+                "weights would read the wrong features. Give X the columns, in the order, "
+                "the autoencoder was fitted on."
             )
         # astype copies, so training never writes into the given model.
         coefs = [W.astype(dtype) for W in encoder.coefs]

@@ -185,6 +185,24 @@ def test_score_is_deterministic_minus_loss():
     assert model.score(X) < 0
 
 
+def test_score_refuses_negative_input_under_the_multinomial_loss():
+    # Rows without a positive sum are skipped by the multinomial loss: -X
+    # would score -0.0, the best score there is.
+    X, _ = _sparse_counts()
+    model = _quiet(MaskedAutoencoderEmbedder(n_components=3, max_iter=2, random_state=0), "fit", X)
+    assert model.loss_ == "multinomial"
+    with pytest.raises(ValueError, match="non-negative X"):
+        model.score(-X)
+
+
+@pytest.mark.parametrize("name", ["hidden_layer_sizes", "decoder_layer_sizes"])
+def test_an_int_is_one_hidden_layer_as_in_mlp(name):
+    X, _ = _sparse_counts()
+    model = _quiet(MaskedAutoencoderEmbedder(n_components=3, max_iter=1, **{name: 8}), "fit", X)
+    network = model.encoder_ if name == "hidden_layer_sizes" else model.decoder_
+    assert 8 in network.layer_sizes[1:-1]
+
+
 def test_early_stopping_records_validation_scores_and_restores_best():
     X, _ = _sparse_counts(300)
     model = _quiet(MaskedAutoencoderEmbedder(

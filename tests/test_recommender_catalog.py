@@ -91,11 +91,12 @@ def test_exclusions_given_as_a_flat_list_of_ids_are_named(catalog_and_queries):
         recommender.predict(queries[:2], exclude_items=["sku1", "sku2"])
 
 
-def test_an_id_of_another_kind_is_ignored_alone(catalog_and_queries):
+@pytest.mark.parametrize("dtype", [str, object])  # object: ids from a pandas column
+def test_an_id_of_another_kind_is_ignored_alone(catalog_and_queries, dtype):
     # A None among string ids (a missing value in a purchase history) must not
     # cancel the other exclusions or candidates.
     catalog, queries = catalog_and_queries
-    ids = np.array([f"sku{i}" for i in range(len(catalog))])
+    ids = np.array([f"sku{i}" for i in range(len(catalog))], dtype=dtype)
     recommender = NearestNeighborRecommender(3).fit(catalog, item_ids=ids)
     best = recommender.predict(queries[:2])
     with_none = recommender.predict(queries[:2], exclude_items=[[best[0, 0]], [best[1, 0], None]])

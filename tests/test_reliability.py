@@ -139,6 +139,84 @@ def test_divergence_stops_with_warning_and_keeps_finite_weights(Estimator):
     assert np.isfinite(model.transform(X)).all()
 
 
+@pytest.mark.parametrize("Estimator, params, scale", [
+    (MaskedAutoencoderEmbedder, dict(learning_rate_init=1e3, batch_size=50), 1e3),
+    (TripletEmbedder, dict(learning_rate_init=1e30), 1e10),
+])
+def test_after_a_divergence_a_smaller_step_trains_on(Estimator, params, scale):
+    # The velocities of the diverging steps are dropped with them: otherwise
+    # the advice of the warning (a lower learning_rate_init) could not work.
+    X, y = _data(200)
+    model = Estimator(n_components=3, solver="sgd", max_iter=10, random_state=0, **params)
+    with pytest.warns(ConvergenceWarning, match="diverged in epoch 1"):
+        model.fit(X * scale, y)  # the weights stay those of the start
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model.set_params(learning_rate_init=1e-6).partial_fit(X, y)
+    assert np.isfinite(model.transform(X)).all()
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_the_same_sparse_values_stored_two_ways_train_alike(Estimator):
+    # Duplicate indices and explicit zeros are the same matrix; the masks are
+    # drawn per stored entry, so they must be summed and dropped first.
+    X = sp.random(120, 20, density=0.2, random_state=0, format="csr")
+    y = np.arange(120) % 3
+    doubled = sp.csr_matrix(
+        (np.repeat(X.data / 2, 2), np.repeat(X.indices, 2), 2 * X.indptr), shape=X.shape
+    )
+    padded = X.copy()
+    padded.data[::3] = 0  # explicit zeros, stored
+    for other, same in ((doubled, X), (padded, padded.copy())):
+        if other is padded:
+            same.eliminate_zeros()
+        a = _fit(Estimator(**FAST), other, y).transform(other)
+        b = _fit(Estimator(**FAST), same, y).transform(same)
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_a_row_of_stored_zeros_embeds_to_zero(Estimator):
+    X, y = sp.random(60, 8, density=0.5, random_state=0, format="csr"), np.arange(60) % 3
+    model = _fit(Estimator(**FAST), X, y)
+    cancelling = sp.csr_matrix(([1.0, -1.0, 0.0], [3, 3, 5], [0, 3]), shape=(1, 8))
+    np.testing.assert_array_equal(model.transform(cancelling), 0)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_features_no_training_row_had_are_left_out(Estimator):
+    # A vocabulary fitted on more products than the embedder: the weights of
+    # the words it never saw are untrained, and from the ridge start (as many
+    # classes as units) exactly zero, so every row of unseen words would land
+    # on the biases' point, at cosine 1 from every other such row.
+    X = sp.random(200, 30, density=0.2, random_state=0, format="lil")
+    X[:, 20:] = 0
+    X, y = X.tocsr(), np.repeat(np.arange(4), 50)
+    model = _fit(Estimator(n_components=4, max_iter=3, random_state=0), X, y)
+    unseen = sp.csr_matrix(np.eye(30)[20:25])
+    np.testing.assert_array_equal(model.transform(unseen), 0)
+    mixed = sp.csr_matrix(np.eye(30)[[0]] + np.eye(30)[[25]])
+    np.testing.assert_allclose(
+        model.transform(mixed), model.transform(sp.csr_matrix(np.eye(30)[[0]])), rtol=1e-6
+    )
+    # A later partial_fit that sees them brings them in.
+    model.partial_fit(sp.csr_matrix(np.eye(30)[20:24]), np.arange(4))
+    assert np.abs(model.transform(unseen[:4])).sum() > 0
+
+
+def test_a_fine_tune_keeps_the_features_its_autoencoder_saw():
+    # Pre-trained on every product, fine-tuned on the labeled ones: the words
+    # only unlabeled products have were learned by the autoencoder.
+    X = sp.random(200, 30, density=0.2, random_state=0, format="csr")
+    autoencoder = _fit(MaskedAutoencoderEmbedder(n_components=4, max_iter=3, random_state=0),
+                       X, None)
+    labeled = X.tolil()
+    labeled[:, 20:] = 0
+    model = _fit(TripletEmbedder(n_components=4, max_iter=2, encoder_init=autoencoder,
+                                 random_state=0), labeled.tocsr(), np.repeat(np.arange(4), 50))
+    assert np.abs(model.transform(sp.csr_matrix(np.eye(30)[20:25]))).sum(axis=1).all()
+
+
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_keyboard_interrupt_leaves_the_previous_fit(Estimator, monkeypatch):
     import sk_prodembed._engine as engine

@@ -365,6 +365,18 @@ def test_encoder_init_with_another_shape_is_a_clear_error(
     assert not hasattr(model, "encoder_")
 
 
+def test_encoder_init_fitted_on_other_columns_is_a_clear_error():
+    # Same width, columns in another order: the weights would read the wrong words.
+    pd = pytest.importorskip("pandas")
+    X, y = _catalog()
+    frame = pd.DataFrame(X.toarray() if sp.issparse(X) else X,
+                         columns=[f"w{i}" for i in range(X.shape[1])])
+    autoencoder = _autoencoder(frame)
+    with pytest.raises(ValueError, match="columns named differently, or in another order"):
+        _small(encoder_init=autoencoder).fit(frame[frame.columns[::-1]], y)
+    _fit(_small(encoder_init=autoencoder), frame, y)  # the same columns fit
+
+
 def test_encoder_init_must_be_fitted():
     X, y = _catalog()
     with pytest.raises(NotFittedError):

@@ -122,3 +122,34 @@ def test_other_strings_are_classes_in_every_array_type():
         model = _fit(y, X)
         np.testing.assert_array_equal(model.classes_, NAMES)
         np.testing.assert_array_equal(model.transform(X), reference.transform(X))
+
+
+def test_pandas_missing_labels_get_the_missing_label_message():
+    X, y = _data()
+    labels = pd.Series(y, dtype="string")
+    labels[[0, 5]] = pd.NA
+    with pytest.raises(ValueError, match="2 missing label"):
+        _fit(labels, X)
+
+
+def test_labels_mixing_strings_and_numbers_are_refused():
+    X, y = _data()
+    mixed = y.astype(object)
+    mixed[:3] = 7
+    with pytest.raises(ValueError, match="mixes strings and numbers"):
+        _fit(mixed, X)
+
+
+@pytest.mark.parametrize("first, then", [
+    (lambda y: y, lambda y: np.arange(len(y)) % 3),  # strings, then numbers
+    (lambda y: np.arange(len(y)) % 3, lambda y: y),  # numbers, then strings
+    (lambda y: np.arange(len(y)) % 3, lambda y: y.astype(object)),
+])
+def test_partial_fit_refuses_labels_of_another_kind_and_keeps_the_model(first, then):
+    # numpy would merge the integer 0 into the class "0", or fail comparing them.
+    X, y = _data()
+    model = TripletEmbedder(n_components=2, random_state=0).partial_fit(X, first(y))
+    classes = model.classes_.copy()
+    with pytest.raises(ValueError, match="labels, but the model was fitted on"):
+        model.partial_fit(X, then(y))
+    np.testing.assert_array_equal(model.classes_, classes)

@@ -42,7 +42,8 @@ def as_item_ids(item_ids, name="item_ids"):
         numpy_dtype = getattr(dtype, "numpy_dtype", None)
         if numpy_dtype is not None and numpy_dtype.kind in "iu":
             item_ids = item_ids.to_numpy(dtype=numpy_dtype)
-    if not hasattr(item_ids, "dtype"):
+    from_sequence = not hasattr(item_ids, "dtype")
+    if from_sequence:
         # Not np.asarray's promotion: each value keeps its own type until checked.
         item_ids = np.asarray(list(item_ids), dtype=object)
     ids = column_or_1d(item_ids)
@@ -53,7 +54,9 @@ def as_item_ids(item_ids, name="item_ids"):
         if "boolean" in kinds:
             raise ValueError(f"{name} must be integers or strings, got booleans.")
         if kinds == {"string"}:
-            ids = ids.astype(str)
+            # An object array of strings stays one (a fixed-width copy of a
+            # million ids of varying length would take far more memory).
+            ids = ids.astype(str) if from_sequence else ids
         elif kinds == {"integer"}:
             ids = ids.astype(np.int64)
         elif kinds <= {"integer", "float"}:
@@ -64,7 +67,7 @@ def as_item_ids(item_ids, name="item_ids"):
         raise ValueError(f"{name} must be integers or strings, got booleans.")
     if ids.dtype.kind == "f" and np.isnan(ids).any():
         raise ValueError(f"{name} has missing values (NaN); every item needs an id.")
-    if ids.dtype.kind not in "iufUS":
+    if ids.dtype.kind not in "iufUSO":
         raise ValueError(f"{name} must be integers or strings, got dtype {ids.dtype}.")
     return ids
 
@@ -132,12 +135,14 @@ def rows_of_ids(ids, order, ordered):
     found = np.zeros(ids.shape, dtype=bool)
     if ids.size == 0 or len(ordered) == 0:
         return rows, found
-    looked_up = _comparable_mask(ids, ordered.dtype)
+    looked_up = _comparable_mask(ids, _is_text(ordered))
     if not looked_up.any():
         return rows, found
     candidates = ids[looked_up]
-    if candidates.dtype == object:
+    if candidates.dtype == object and ordered.dtype != object:
         candidates = candidates.astype(str if ordered.dtype.kind in "US" else np.float64)
+    elif candidates.dtype != object and ordered.dtype == object:
+        candidates = candidates.astype(object)
     positions = np.clip(np.searchsorted(ordered, candidates), 0, len(ordered) - 1)
     hits = ordered[positions] == candidates
     found[np.flatnonzero(looked_up)[hits]] = True
@@ -145,9 +150,16 @@ def rows_of_ids(ids, order, ordered):
     return rows, found
 
 
-def _comparable_mask(ids, catalog_dtype):
-    """Which of ``ids`` can equal an id of the catalog's dtype."""
-    text = catalog_dtype.kind in "US"
+def _is_text(ordered):
+    """Whether the catalog's ids are strings (a string dtype, or objects holding
+    strings, as pandas columns and earlier saved models hold them)."""
+    if ordered.dtype == object:
+        return len(ordered) > 0 and isinstance(ordered[0], (str, bytes))
+    return ordered.dtype.kind in "US"
+
+
+def _comparable_mask(ids, text):
+    """Which of ``ids`` can equal a catalog id (strings if ``text``, else numbers)."""
     if ids.dtype == object:
         kinds = np.array([_kind_of_value(value) for value in ids.ravel()]).reshape(ids.shape)
         return kinds == "string" if text else np.isin(kinds, ["integer", "float"])
