@@ -21,7 +21,7 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
 )
-from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -178,8 +178,6 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 X, y, self.validation_fraction, rng, stratify=self._stratify_validation
             )
             validation = (X_val, y_val)
-        unseen = self._initial_unseen_features() if reset else self._unseen_features
-        unseen = np.intersect1d(unseen, _unseen_columns(X), assume_unique=True)
 
         objective = self._make_objective(networks, X, y)
         hyperparameters = dict(
@@ -216,7 +214,7 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self._rng = rng
         self._optimizer = optimizer
         self._history = history
-        self._unseen_features = unseen
+        self._weightless_features = _weightless_features(self.encoder_)
         self.loss_curve_ = list(history.loss_curve)
         self.best_loss_ = history.best_loss
         self.n_iter_ = history.n_iter
@@ -291,29 +289,24 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         X = self._validate_X(X, reset=False)
         return self._encode(X)
 
-    def _initial_unseen_features(self):
-        """Features no training has seen before a fresh fit: all of them (an
-        encoder copied from a fitted model brings what that model saw)."""
-        return np.arange(self.n_features_in_)
-
     def _encode(self, X):
         """The embedding of validated rows.
 
-        A feature that no training row had (a word of a vocabulary fitted on
-        more products than the embedder was) has weights nothing has trained:
-        it is left out, as if the row did not have it. A row with no other
-        feature (an empty text, words all out of the vocabulary) carries
-        nothing to place it by, and embeds to the zero vector rather than to
-        the point the biases alone give, which every such row would share
-        (a cosine similarity of 1 between unrelated products)."""
+        A row with no non-zero feature (an empty text, words all out of the
+        vocabulary) carries nothing to place it by, and embeds to the zero
+        vector rather than to the point the biases alone give, which every
+        such row would share (a cosine similarity of 1 between unrelated
+        products). So does a row whose every feature has all-zero weights in
+        the first layer: from the ridge start, the words no labeled training
+        row had (a vocabulary fitted on more products than the labeled ones)
+        have exactly zero weights, and their rows would meet at that same
+        point."""
         encoder = self.encoder_
         if X.dtype != encoder.dtype:
             X = X.astype(encoder.dtype)
-        unseen = getattr(self, "_unseen_features", None)
-        if unseen is not None and unseen.size:
-            X = _without_columns(X, unseen)
         embedding = encoder.predict(X)
-        embedding[_rows_without_features(X)] = 0
+        weightless = getattr(self, "_weightless_features", None)
+        embedding[_rows_without_features(X, ignored=weightless)] = 0
         return embedding
 
     def __sklearn_tags__(self):
@@ -340,35 +333,24 @@ def _canonical_csr(X):
     return X
 
 
-def _unseen_columns(X):
-    """Increasing indices of the columns of ``X`` with no non-zero entry."""
-    if sp.issparse(X):
-        seen = np.zeros(X.shape[1], dtype=bool)
-        seen[X.indices[X.data != 0]] = True
-    else:
-        seen = np.zeros(X.shape[1], dtype=bool)
-        for rows in gen_batches(X.shape[0], 65536):  # no boolean copy of all of X
-            seen |= np.any(X[rows] != 0, axis=0)
-    return np.flatnonzero(~seen)
+def _weightless_features(encoder):
+    """Increasing indices of the features whose first-layer weights are all zero."""
+    return np.flatnonzero(~np.any(encoder.coefs[0] != 0, axis=1))
 
 
-def _without_columns(X, columns):
-    """A copy of ``X`` with ``columns`` set to zero (dropped from a sparse X)."""
-    if sp.issparse(X):
-        keep = np.ones(X.shape[1], dtype=bool)
-        keep[columns] = False
-        X = X.copy()
-        X.data[~keep[X.indices]] = 0
-        X.eliminate_zeros()
-        return X
-    X = np.array(X)
-    X[:, columns] = 0
-    return X
-
-
-def _rows_without_features(X):
-    """Boolean mask of the rows of ``X`` with no non-zero entry."""
+def _rows_without_features(X, ignored=None):
+    """Boolean mask of the rows of ``X`` with no non-zero entry outside the
+    ``ignored`` columns (increasing indices, or None)."""
+    counted = None
+    if ignored is not None and len(ignored):
+        counted = np.ones(X.shape[1], dtype=bool)
+        counted[ignored] = False
     if sp.issparse(X):
         rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-        return np.bincount(rows[X.data != 0], minlength=X.shape[0]) == 0
+        present = X.data != 0
+        if counted is not None:
+            present &= counted[X.indices]
+        return np.bincount(rows[present], minlength=X.shape[0]) == 0
+    if counted is not None:
+        X = X[:, counted]
     return ~np.any(X != 0, axis=1)

@@ -717,7 +717,7 @@ class TripletEmbedder(BaseEmbedder):
                 len(classes), known_proxies.shape[1], known_proxies.dtype,
                 copy.deepcopy(self._rng),
             )
-            # Embedded as transform does (features no fit has seen left out).
+            # Embedded as transform does (rows of no weighted feature at zero).
             place_at_class_means(proxies, self._encode(X[rows]), labels[rows])
             proxies[known] = known_proxies
             self.proxies_ = proxies
@@ -750,13 +750,6 @@ class TripletEmbedder(BaseEmbedder):
     @property
     def _network_names(self):
         return ("encoder", "proxies") if self.loss_ == "proxy" else ("encoder",)
-
-    def _initial_unseen_features(self):
-        # A copied encoder has learned the features its own training saw.
-        if isinstance(self.encoder_init, str):
-            return super()._initial_unseen_features()
-        unseen = getattr(self.encoder_init, "_unseen_features", None)
-        return np.array([], dtype=np.intp) if unseen is None else unseen
 
     def _initialize_networks(self, X, y, rng):
         layer_sizes = [

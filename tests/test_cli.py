@@ -333,6 +333,11 @@ def test_rows_without_text_are_dropped_and_said(capsys, tmp_path):
         ("<img src='mug.png' alt=\"a mug\">Mug", "Mug"),
         # Not markup: a "<" before a digit or a space stays text.
         ("Cable <1m>, size < 5", "Cable <1m>, size < 5"),
+        # Only HTML's own elements are markup; inline ones join their neighbours,
+        # and a quoted attribute may hold ">".
+        ("Size <M> tee", "Size <M> tee"),
+        ("Cot<b>ton</b> <SPAN class='x'>shirt</SPAN>", "Cotton shirt"),
+        ('<a title="a>b" href="/x">link</a> here', "link here"),
         ("  plain\n\ttext  ", "plain text"),
     ],
 )
@@ -479,6 +484,79 @@ def test_recommend_for_items_texts_and_a_file(capsys, tmp_path, fitted_skops):
     assert "Wrote 5 recommendations for 5 queries" in err
 
 
+def test_recommend_for_a_file_reads_the_model_id_column_or_keys_new_products_by_row(
+    capsys, tmp_path, fitted_skops
+):
+    rows = _rows()
+    # The catalog file itself, without --id-column: the model's id column is
+    # read from it, so no product is recommended for itself.
+    _write(tmp_path / "catalog.csv", rows)
+    status, out, _ = run(capsys, "recommend", "--model", fitted_skops, "--csv",
+                         tmp_path / "catalog.csv", "--n-recommendations", "2", "--quiet")
+    assert status == 0
+    recs = list(csv.DictReader(out.splitlines()))
+    assert recs[0]["item_id"] == "sku0"
+    assert all(r["recommended_id"] != r["item_id"] for r in recs)
+    # A file without that column: new products keyed by their row, nothing
+    # left out (row 0 is not catalog item 0), the same lists as --text.
+    texts = [rows[3][1], rows[5][1]]
+    pd.DataFrame({"name": texts}).to_csv(tmp_path / "new.csv", index=False)
+    status, out, err = run(capsys, "recommend", "--model", fitted_skops, "--csv",
+                           tmp_path / "new.csv", "--n-recommendations", "2")
+    assert status == 0 and "No id column" in err
+    by_row = list(csv.DictReader(out.splitlines()))
+    status, out, _ = run(capsys, "recommend", "--model", fitted_skops, "--text", *texts,
+                         "--n-recommendations", "2", "--quiet")
+    by_text = list(csv.DictReader(out.splitlines()))
+    assert [r["row"] for r in by_row] == ["0", "0", "1", "1"]
+    assert [r["recommended_id"] for r in by_row] == [r["recommended_id"] for r in by_text]
+    assert by_row[0]["recommended_id"] == "sku3"
+
+
+def test_rows_with_neither_text_nor_id_are_dropped(capsys, tmp_path):
+    # Excel's trailing ",," rows; Shopify's rows of extra images.
+    path = _write(tmp_path / "p.csv", [*_rows(), ["", "", ""], ["", "", ""]])
+    model, err = _fit_pickle(capsys, path, tmp_path)
+    assert "Dropped 2 rows with an empty 'name'" in err
+    assert len(model.named_steps["recommender"].item_ids_) == 80
+
+
+def test_a_float_minus_one_label_is_no_label(capsys, tmp_path):
+    rows = _rows()
+    for row in rows[:5]:
+        row[2] = "-1.0"  # a float column written by pandas, or read from Parquet
+    _, err = _fit_pickle(capsys, _write(tmp_path / "p.csv", rows), tmp_path)
+    assert "kept 75 of 80 rows, in 4 categories; dropped 5 rows without a label" in err
+
+
+def test_a_repeated_name_trains_with_the_label_of_its_labelled_copy(capsys, tmp_path):
+    rows = _rows()
+    # Unlabelled copies of ten names come first in the file.
+    copies = [[f"copy{i}", name, ""] for i, (_, name, _) in enumerate(rows[:10])]
+    _, err = _fit_pickle(capsys, _write(tmp_path / "p.csv", [*copies, *rows]), tmp_path)
+    assert "kept 80 of 90 rows" in err
+    assert "train unlabelled" not in err  # every distinct name trains with its label
+
+
+def test_reads_excel_unicode_text_utf16(capsys, tmp_path):
+    path = _write(tmp_path / "export.txt", _rows(), sep="\t", encoding="utf-16")
+    _, err = _fit_pickle(capsys, path, tmp_path)
+    assert "(TSV, utf-16)" in err
+
+
+def test_orders_naming_no_catalog_product_say_so(capsys, tmp_path):
+    catalog, _ = _catalog_and_orders(tmp_path, n_orders=30)
+    pd.DataFrame({"order_id": [1, 1, 2, 2], "sku": ["x1", "x2", "x1", "x2"]}).to_csv(
+        tmp_path / "other.csv", index=False
+    )
+    status, _, err = run(capsys, "fit", "--csv", catalog, "--orders", tmp_path / "other.csv",
+                         "--text-column", "name", "--id-column", "sku",
+                         "--model", tmp_path / "m.pkl", *FAST, "--quiet")
+    assert status == 1
+    assert "no line of other.csv names a product of the catalog" in err.replace(
+        str(tmp_path) + os.sep, "")
+
+
 def test_recommend_among_the_candidates_of_a_file(capsys, tmp_path, fitted_skops):
     # In stock: the even skus, and an id the catalog does not have.
     with open(tmp_path / "stock.csv", "w", encoding="utf-8") as file:
@@ -599,6 +677,11 @@ BAD_OPTIONS = {
                      "{tmp}/m.pkl"], "--id-column 'sku' is empty in 1 row of"),
     "triplet without labels": (["fit", "--csv", "{csv}", "--embedder", "triplet", "--model",
                                 "{tmp}/m.pkl"], "--embedder triplet needs --label-column"),
+    "categories of one": (["fit", "--csv", "{csv}", "--label-column", "category",
+                           "--min-class-size", "1", "--model", "{tmp}/m.pkl"],
+                          "--min-class-size must be at least 2, got 1"),
+    "semicolons in a .csv": (["fit", "--csv", "{tmp}/semicolons.csv", "--model", "{tmp}/m.pkl"],
+                             "looks semicolon-separated: pass --sep ';'"),
     "missing model": (["recommend", "--model", "{tmp}/none.skops"], "no such model file"),
     "not a model": (["recommend", "--model", "{tmp}/junk.pkl"], "cannot load"),
     "unknown items": (["recommend", "--model", "{tmp}/m.joblib", "--items", "sku1", "nope"],
@@ -611,6 +694,7 @@ def test_bad_option_is_one_line_and_a_non_zero_exit(capsys, tmp_path, case):
     csv_path = _write(tmp_path / "p.csv", _rows())
     (tmp_path / "junk.pkl").write_bytes(b"not a pickle")
     _write(tmp_path / "no_ids.csv", [["", "red mug", "kitchen"], *_rows()])
+    _write(tmp_path / "semicolons.csv", _rows(), sep=";")
     if case == "unknown items":
         assert main(["fit", "--csv", str(csv_path), "--text-column", "name", "--id-column", "sku",
                      "--model", str(tmp_path / "m.joblib"), *FAST, "--quiet"]) == 0

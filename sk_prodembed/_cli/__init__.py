@@ -102,7 +102,7 @@ def _training_options():
     group = parser.add_argument_group("training")
     group.add_argument(
         "--min-class-size", type=int, default=5,
-        help="smallest category kept for training and evaluation",
+        help="smallest category kept for training and evaluation (at least 2)",
     )
     group.add_argument("--n-components", type=int, default=64, help="embedding dimension")
     group.add_argument(
@@ -232,7 +232,8 @@ def build_parser(prog="sk-prodembed"):
     queries.add_argument("--text", nargs="+", metavar="TEXT", help="texts of new products")
     recommend.add_argument(
         "--id-column",
-        help="with --csv: column with the item ids (default: row numbers from 0)",
+        help="with --csv: column with the item ids (default: the --id-column given to fit, "
+        "if the file has it; else the rows are new products, keyed by their row number)",
     )
     recommend.add_argument(
         "--n-recommendations", type=int,
@@ -264,7 +265,8 @@ def _with_default_command(argv):
 
 # The least value of each integer option (--n-examples 0 skips the examples).
 _OPTION_MINIMUMS = {
-    "min_class_size": 1, "n_components": 1, "max_iter": 1, "min_df": 1, "min_pair_count": 1,
+    # A category of one product has no positive to train on, nor to split for testing.
+    "min_class_size": 2, "n_components": 1, "max_iter": 1, "min_df": 1, "min_pair_count": 1,
     "n_recommendations": 1, "n_examples": 0,
 }
 

@@ -10,14 +10,36 @@ from ._read import check_file, column, read_table
 DEFAULT_TEXT_COLUMN = "product_name"
 
 # Label values that mean "no label", besides an empty field: -1 is the
-# package's mark of an unlabeled row.
-_NO_LABEL = {"", "-1"}
+# package's mark of an unlabeled row, written "-1.0" by a float column
+# (pandas' CSVs, Parquet).
+_NO_LABEL = {"", "-1", "-1.0"}
 
 # Markup of shop exports (Shopify's "Body (HTML)", WooCommerce descriptions):
-# the contents of scripts and styles, comments, and tags, which open with a
-# letter, "/" or "!" (so "cable <1m>" and "size < 5" stay text).
+# the contents of scripts and styles, comments, and the tags of HTML's own
+# elements, whose quoted attributes may hold ">" (so "cable <1m>", "size < 5"
+# and "Size <M> tee" stay text). Inline elements join their neighbours
+# ("Cot<b>ton</b>" is "Cotton"); the others separate words.
 _HIDDEN = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL)
-_TAG = re.compile(r"</?[A-Za-z!][^<>]*>")
+_INLINE = (
+    "a abbr b bdi bdo cite code data dfn em font i kbd mark q s samp small span strike "
+    "strong sub sup time u var wbr"
+).split()
+_BLOCK = (
+    "address area article aside audio br blockquote body button caption center col colgroup "
+    "dd del details dialog div dl dt embed fieldset figcaption figure footer form h1 h2 h3 "
+    "h4 h5 h6 head header hr html iframe img input ins label legend li link main map meta "
+    "nav noscript object ol optgroup option p param picture pre section select source "
+    "summary table tbody td template textarea tfoot th thead title tr track ul video"
+).split()
+_ATTRIBUTES = r"""(?:\s(?:"[^"]*"|'[^']*'|[^'"<>])*)?"""
+
+
+def _tags(names):
+    return re.compile(rf"</?(?:{'|'.join(names)}){_ATTRIBUTES}/?>", re.IGNORECASE)
+
+
+_INLINE_TAG, _BLOCK_TAG = _tags(_INLINE), _tags(_BLOCK)
+_DOCTYPE = re.compile(r"<![A-Za-z][^<>]*>")
 
 
 def plain_text(text):
@@ -28,7 +50,8 @@ def plain_text(text):
     if "&" in text:
         text = html.unescape(text)
     if "<" in text:
-        text = _TAG.sub(" ", _HIDDEN.sub(" ", text))
+        text = _HIDDEN.sub(" ", text)
+        text = _INLINE_TAG.sub("", _BLOCK_TAG.sub(" ", _DOCTYPE.sub(" ", text)))
     return " ".join(text.split())
 
 
@@ -41,11 +64,15 @@ def describe_columns(columns):
     return " + ".join(map(repr, columns))
 
 
-def read_catalog(args, progress, *, label_column, columns=None):
-    """Texts, labels (None without a label column) and item ids of ``--csv``.
+def read_catalog(args, progress, *, label_column, columns=None, fallback_id_column=None):
+    """Texts, labels (None without a label column), item ids of ``--csv``, and
+    the column the ids came from (None: row numbers of the file).
 
     The text of a row is its fields of ``columns`` (default: ``--text-column``)
     as plain text (:func:`plain_text`), the non-empty ones joined by a space.
+    The ids are those of ``--id-column``, else of ``fallback_id_column`` if
+    the file has it (the column a saved model was fitted with), else the
+    rows' numbers.
     """
     columns = text_columns(args) if columns is None else columns
     check_file(args.csv)
@@ -64,19 +91,18 @@ def read_catalog(args, progress, *, label_column, columns=None):
     if label_column is not None:
         labels = column(frame, label_column, args.csv, "--label-column")
         labels = [None if v is None or v.strip() in _NO_LABEL else v for v in labels]
-    if getattr(args, "id_column", None):
-        ids = column(frame, args.id_column, args.csv, "--id-column")
-        n_missing = sum(item is None for item in ids)
-        if n_missing:
-            raise CommandError(
-                f"--id-column {args.id_column!r} is empty in {count(n_missing, 'row')} of "
-                f"{args.csv}; every product needs an id"
-            )
+    id_column = getattr(args, "id_column", None)
+    if not id_column and fallback_id_column in frame.columns:
+        id_column = fallback_id_column
+    if id_column:
+        ids = column(frame, id_column, args.csv, "--id-column")
     else:
         ids = [str(row) for row in range(len(frame))]
 
     with_text = [row for row, text in enumerate(texts) if text is not None and text.strip()]
     if len(with_text) < len(texts):
+        # Rows with no text (an Excel export's trailing ",," rows, Shopify's
+        # extra image rows) are no products, whether they have an id or not.
         progress.line(
             f"Dropped {count(len(texts) - len(with_text), 'row')} with an empty "
             f"{describe_columns(columns)}"
@@ -88,7 +114,13 @@ def read_catalog(args, progress, *, label_column, columns=None):
         raise CommandError(
             f"no row of {args.csv} has a text in {describe_columns(columns)} (--text-column)"
         )
-    return texts, labels, ids
+    n_missing = sum(item is None for item in ids)
+    if n_missing:
+        raise CommandError(
+            f"--id-column {id_column!r} is empty in {count(n_missing, 'row')} of "
+            f"{args.csv} that have a text; every product needs an id"
+        )
+    return texts, labels, ids, id_column
 
 
 def label_filter(texts, labels, min_class_size, progress):
@@ -136,12 +168,17 @@ def check_categories(labels, keep, min_class_size, purpose):
     return kept
 
 
-def first_of_each(texts):
+def first_of_each(texts, preferred=None):
+    """One row per distinct text: its first row among ``preferred`` (a boolean
+    mask, such as the rows whose label was kept) if it has one, else its first."""
     import numpy as np
 
-    seen = set()
-    first = np.zeros(len(texts), dtype=bool)
+    chosen = {}
+    if preferred is not None:
+        for row in np.flatnonzero(preferred):
+            chosen.setdefault(texts[row], row)
     for row, text in enumerate(texts):
-        first[row] = text not in seen
-        seen.add(text)
+        chosen.setdefault(text, row)
+    first = np.zeros(len(texts), dtype=bool)
+    first[list(chosen.values())] = True
     return first

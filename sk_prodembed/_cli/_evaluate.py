@@ -30,7 +30,7 @@ def evaluate(args, progress):
             labels, np.ones(len(labels), bool), args.min_class_size, "nothing to evaluate"
         )
     else:
-        texts, labels, _ = read_catalog(args, progress, label_column=args.label_column)
+        texts, labels, _, _ = read_catalog(args, progress, label_column=args.label_column)
         keep = label_filter(texts, labels, args.min_class_size, progress)
         check_categories(labels, keep, args.min_class_size,
                          "evaluation needs at least two categories")

@@ -28,7 +28,7 @@ def fit(args, progress):
         if not args.id_column:
             raise CommandError("--orders needs --id-column: the product ids its orders name")
     _check_model_path(args.model)
-    texts, labels, ids = read_catalog(args, progress, label_column=args.label_column)
+    texts, labels, ids, _ = read_catalog(args, progress, label_column=args.label_column)
     kind = _embedder_kind(args, texts, labels, ids)
 
     import numpy as np
@@ -36,12 +36,14 @@ def fit(args, progress):
 
     from .. import NearestNeighborRecommender
 
-    # Each text trains once (a repeated name would be its own free positive);
-    # every product, repeated or not, is in the catalog of recommendations.
-    distinct = first_of_each(texts)
-    y = None
+    # Each text trains once (a repeated name would be its own free positive),
+    # as its first row with a kept label if it has one; every product,
+    # repeated or not, is in the catalog of recommendations.
+    keep = None
     if kind == "triplet" and labels is not None:
-        y = _training_labels(texts, labels, distinct, args, progress)
+        keep = _kept_labels(texts, labels, args, progress)
+    distinct = first_of_each(texts, preferred=keep)
+    y = None if keep is None else _training_labels(labels, keep, distinct, progress)
     if not distinct.all():
         progress.line(
             f"Training on {count(int(distinct.sum()), 'distinct text')}; the "
@@ -75,8 +77,9 @@ def fit(args, progress):
     # need not hold the optimizer's moments (nor the autoencoder's decoder).
     embedder.drop_training_state()
     model = Pipeline(list(zip(STEP_NAMES, (tfidf, features, recommender))))
-    # recommend --csv reads the same columns unless told otherwise.
+    # recommend --csv reads the same columns, and ids, unless told otherwise.
     model.text_columns_ = text_columns(args)
+    model.id_column_ = args.id_column
     with progress.stage(f"Saving {args.model}") as outcome:
         save_model(model, args.model)
         outcome.text = f"{model_format(args.model)}, {Path(args.model).stat().st_size / 1e6:.1f} MB"
@@ -123,13 +126,19 @@ def _pairs_from_orders(args, texts, ids, distinct, progress):
     item_column = args.order_item_column or args.id_column
     orders = column(frame, args.order_column, args.orders, "--order-column")
     items = column(frame, item_column, args.orders, "--order-item-column")
-    # A product whose name repeats an earlier one trains as that one.
-    first_row = {}
-    canonical = {}
-    for text, item in zip(texts, ids):
-        canonical[item] = first_row.setdefault(text, item)
+    # A product whose name repeats another one's trains as the row that trains.
+    trained_id = {text: item for text, item, d in zip(texts, ids, distinct) if d}
+    canonical = {item: trained_id[text] for text, item in zip(texts, ids)}
     known = [o is not None and i in canonical for o, i in zip(orders, items)]
     n_unknown = len(known) - sum(known)
+    if n_unknown == len(known):
+        shown = next((i for i in items if i is not None), None)
+        raise CommandError(
+            f"no line of {args.orders} names a product of the catalog in its "
+            f"{item_column!r} column (for example {shown!r}; catalog ids look like "
+            f"{ids[0]!r}): orders and catalog must share the ids of --id-column "
+            "(check leading zeros, or pass --order-item-column)"
+        )
     if n_unknown:
         progress.line(f"  {count(n_unknown, 'order line')} with a product not in the catalog "
                       "(or no order id): left out")
@@ -139,8 +148,8 @@ def _pairs_from_orders(args, texts, ids, distinct, progress):
     found = pairs_from_baskets(
         np.asarray(orders, dtype=object), np.asarray(items, dtype=object),
         min_count=args.min_pair_count, min_npmi=args.min_npmi, item_index=train_ids,
-    ) if items else None
-    if found is None or len(found.pairs) == 0:
+    )
+    if len(found.pairs) == 0:
         raise CommandError(
             f"no pair of catalog products is in at least --min-pair-count={args.min_pair_count} "
             f"of the orders of {args.orders} with NPMI >= --min-npmi={args.min_npmi}: lower them"
@@ -153,14 +162,19 @@ def _pairs_from_orders(args, texts, ids, distinct, progress):
     return {"pairs": found.pairs, "pair_weight": found.counts.astype(np.float64)}
 
 
-def _training_labels(texts, labels, distinct, args, progress):
-    """Labels of the distinct texts; products outside the kept categories are -1."""
-    import numpy as np
-
+def _kept_labels(texts, labels, args, progress):
+    """The rows whose label trains (one per distinct text), said aloud and checked."""
     keep = label_filter(texts, labels, args.min_class_size, progress)
     check_categories(labels, keep, args.min_class_size,
                      "the triplet embedder needs at least two; drop --label-column to fit "
                      "the self-supervised autoencoder")
+    return keep
+
+
+def _training_labels(labels, keep, distinct, progress):
+    """Labels of the distinct texts; products outside the kept categories are -1."""
+    import numpy as np
+
     # They still train, as unlabeled rows (the masked-view objective).
     n_unlabelled = int((distinct & ~keep).sum())
     if n_unlabelled:

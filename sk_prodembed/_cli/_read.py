@@ -20,6 +20,7 @@ _MAGIC_BYTES = {
     b"\x28\xb5\x2f\xfd": "zstd",
 }
 _PARQUET_MAGIC = b"PAR1"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _COMPRESSION_SUFFIXES = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip", ".zst": "zstd"}
 _SEPARATOR_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".psv": "|"}
 _PARQUET_SUFFIXES = {".parquet", ".pq"}
@@ -54,6 +55,9 @@ def read_table(path, *, sep="auto", encoding="auto", compression="auto"):
 
     detected = next((name for magic, name in _MAGIC_BYTES.items() if head.startswith(magic)), None)
     compression = _check_compression(path, compression, detected)
+    if encoding == "auto" and not compression and head.startswith(_UTF16_BOMS):
+        # Excel's "Unicode Text" export: UTF-16 with a byte-order mark.
+        encoding = "utf-16"
     sep = _separator(path, sep, compression, encoding)
     read = dict(sep=sep, compression=compression, dtype=str, keep_default_na=True)
     if encoding == "auto":
@@ -146,6 +150,21 @@ def _read_csv(pandas, path, read, encoding):
         ) from error
     except LookupError as error:
         raise CommandError(f"unknown --encoding {encoding!r}") from error
+    except ImportError as error:
+        # pandas reads .zst through the optional zstandard package.
+        if read.get("compression") != "zstd":
+            raise
+        raise CommandError(
+            f"reading the zstd-compressed {path} needs zstandard: pip install zstandard "
+            "(or decompress it first)"
+        ) from error
+    except ValueError as error:
+        if "Multiple files" not in str(error):
+            raise
+        raise CommandError(
+            f"the zip archive {path} holds more than one file; zip the catalog alone, "
+            "or extract it"
+        ) from error
     except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError) as error:
         raise CommandError(f"cannot read {path}: {error}") from error
 
@@ -211,6 +230,16 @@ def column(frame, name, path, option):
     """One column as a list of str, None for missing values."""
     if name not in frame.columns:
         available = ", ".join(map(str, frame.columns))
-        raise CommandError(f"no column {name!r} ({option}) in {path}; its columns are: {available}")
+        hint = ""
+        if frame.shape[1] == 1:
+            # One column whose header holds another separator: the file was split wrongly.
+            header = str(frame.columns[0])
+            found = next((sep for sep in (";", "\t", "|", ",") if sep in header), None)
+            if found is not None:
+                shown = {"\t": "tab", ";": "';'", "|": "'|'", ",": "','"}[found]
+                hint = f" (its header looks {_SEPARATOR_NAMES.get(found, found)}: pass --sep {shown})"
+        raise CommandError(
+            f"no column {name!r} ({option}) in {path}; its columns are: {available}{hint}"
+        )
     values = frame[name]
     return [None if missing else str(value) for value, missing in zip(values, values.isna())]

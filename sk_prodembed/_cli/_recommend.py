@@ -28,9 +28,21 @@ def recommend(args, progress):
         queries, known = _embed(model, [plain_text(text) for text in keys])
     elif args.csv:
         # The columns the model was fitted on (models saved before it
-        # recorded them: product_name).
+        # recorded them: product_name), and its id column if the file has one.
         columns = text_columns(args, getattr(model, "text_columns_", [DEFAULT_TEXT_COLUMN]))
-        texts, _, keys = read_catalog(args, progress, label_column=None, columns=columns)
+        texts, _, keys, id_column = read_catalog(
+            args, progress, label_column=None, columns=columns,
+            fallback_id_column=getattr(model, "id_column_", None),
+        )
+        if id_column is None:
+            # Row numbers of this file say nothing of which catalog product a
+            # row is: its rows are new products, keyed by their row.
+            key_name = "row"
+            progress.line(
+                f"No id column: the products of {args.csv} are recommended for as new "
+                "ones, keyed by their row number (give --id-column to leave a catalog "
+                "product's own id out of its recommendations)"
+            )
         with progress.stage(f"Embedding {count(len(texts), 'product')}"):
             queries, known = _embed(model, texts)
     else:
@@ -51,7 +63,7 @@ def recommend(args, progress):
     ids, scores = [], []
     if keys:
         with progress.stage(f"Recommending for {count(len(keys), 'query', 'queries')}"):
-            if key_name == "text":
+            if key_name in ("text", "row"):
                 n_asked = n if candidates is None else min(n, len(candidates))
                 ids, scores = recommender.recommend(queries, n_asked, candidate_items=candidates)
             else:
