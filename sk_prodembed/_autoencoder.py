@@ -8,7 +8,7 @@ from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseEmbedder
+from ._base import BaseEmbedder, canonical_rows
 from ._engine import resolve_batch_size, shuffled_batches
 from ._masking import split_missing
 from ._network import MLP
@@ -462,7 +462,7 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
         """
         check_is_fitted(self)
         self._check_decoder("score")
-        X = self._validate_X(X, reset=False)
+        X = canonical_rows(self._validate_X(X, reset=False))  # the masks, as in training
         # A multinomial loss of negative X would skip rows and score -0.0, the best.
         _check_non_negative(X, self.loss_)
         if X.dtype != self.encoder_.dtype:

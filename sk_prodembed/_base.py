@@ -127,8 +127,8 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 "TfidfVectorizer(), 'name')]) before the embedder."
             ) from error
         X = validated[0] if isinstance(validated, tuple) else validated
-        if sp.issparse(X):
-            X = _canonical_csr(X)
+        if sp.issparse(X) and X.format != "csr":
+            X = X.tocsr()
         if isinstance(validated, tuple):
             return X, validated[1]
         return X
@@ -159,6 +159,7 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         if not reset:
             self._check_training_state("partial_fit" if incremental else "fit with warm_start=True")
         X, y = self._validate_training_data(X, y, reset=reset)
+        X = canonical_rows(X)
         if reset:
             rng = check_random_state(self.random_state)
             networks = self._initialize_networks(X, y, rng)
@@ -316,21 +317,33 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return tags
 
 
-def _canonical_csr(X):
-    """``X`` as CSR with one stored entry per non-zero value (a copy only if needed).
+def canonical_rows(X):
+    """``X`` with one stored entry per non-zero value: a canonical copy of a
+    CSR matrix with duplicate indices or stored zeros, else ``X`` itself.
 
-    Duplicate indices and explicit zeros hold the same values as their
-    canonical form, but the masking draws one mask per stored entry and the
-    empty-row test reads stored entries: without this the same matrix stored
-    two ways would train and embed differently.
+    They hold the same values as their canonical form, but training draws
+    one mask per stored entry (a duplicated feature would be half hidden):
+    without this the same matrix stored two ways would train differently.
+    Unsorted indices (TfidfVectorizer's) are left as they are: they change
+    no mask, and sorting would copy every training matrix.
     """
-    X = X.tocsr() if X.format != "csr" else X
-    if X.has_canonical_format and X.data.all():
+    if not sp.issparse(X) or (X.has_canonical_format and X.data.all()):
+        return X
+    if X.data.all() and not _has_duplicate_indices(X):
         return X
     X = X.copy()
     X.sum_duplicates()
     X.eliminate_zeros()
     return X
+
+
+def _has_duplicate_indices(X):
+    """Whether a row of the CSR matrix ``X`` stores a column twice."""
+    rows = np.repeat(np.arange(X.shape[0], dtype=np.int64), np.diff(X.indptr))
+    if X.has_sorted_indices:
+        return bool(np.any((np.diff(X.indices) == 0) & (np.diff(rows) == 0)))
+    keys = rows * X.shape[1] + X.indices
+    return np.unique(keys).size < keys.size
 
 
 def _weightless_features(encoder):

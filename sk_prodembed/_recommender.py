@@ -222,7 +222,11 @@ class NearestNeighborRecommender(BaseEstimator):
         y : array-like of shape (n_items,), default=None
             Item labels (for example categories), needed by :meth:`score`.
         item_ids : array-like of shape (n_items,), default=None
-            Unique ids returned by :meth:`predict` instead of row indices.
+            Unique ids returned by :meth:`predict` instead of row indices:
+            all integers (kept exactly: a nullable pandas ``Int64`` column
+            becomes int64, not float64) or all strings. A sequence mixing
+            the two, and missing values (None, NaN, NA), are refused rather
+            than turned into strings that no later lookup would find.
 
         Returns
         -------
