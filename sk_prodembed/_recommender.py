@@ -595,6 +595,25 @@ class NearestNeighborRecommender(BaseEstimator):
             (None, None) if item_ids is None else sorted_ids(item_ids)
         )
 
+    # The id lookup table is a sorted copy of item_ids_: rebuilt on load
+    # rather than saved twice (a million string ids, twice, in every pickle).
+    _LOOKUP_TABLE = ("_id_order", "_sorted_ids")
+
+    def __getstate__(self):
+        # A copy: the base class may return the instance's own __dict__.
+        state = dict(super().__getstate__())
+        for name in self._LOOKUP_TABLE:
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "item_ids_" in self.__dict__ and "_sorted_ids" not in self.__dict__:
+            item_ids = self.item_ids_
+            self._id_order, self._sorted_ids = (
+                (None, None) if item_ids is None else sorted_ids(item_ids)
+            )
+
     def _new_index(self):
         if self.algorithm == "brute":
             return None

@@ -162,6 +162,21 @@ def test_new_ids_the_catalog_kind_cannot_hold_are_refused(catalog_and_queries):
     assert recommender.item_ids_.tolist() == [1, 2]
 
 
+def test_the_id_lookup_table_is_rebuilt_on_load_not_saved(catalog_and_queries):
+    # It is a sorted copy of the ids: saving it would store every id twice.
+    import pickle
+
+    catalog, queries = catalog_and_queries
+    ids = np.array([f"sku{i}" for i in range(len(catalog))], dtype=object)
+    recommender = NearestNeighborRecommender(3).fit(catalog, item_ids=ids)
+    assert not {"_id_order", "_sorted_ids"} & set(recommender.__getstate__())
+    loaded = pickle.loads(pickle.dumps(recommender))
+    assert_array_equal(loaded.recommend_for_items(["sku7"])[0],
+                       recommender.recommend_for_items(["sku7"])[0])
+    assert_array_equal(loaded.predict(queries, exclude_items=[["sku1"]] * len(queries)),
+                       recommender.predict(queries, exclude_items=[["sku1"]] * len(queries)))
+
+
 def test_a_boolean_number_of_recommendations_is_refused(catalog_and_queries):
     catalog, queries = catalog_and_queries
     with pytest.raises(ValueError, match="positive int, got True"):

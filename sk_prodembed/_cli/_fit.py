@@ -66,7 +66,9 @@ def fit(args, progress):
     with progress.stage(f"Indexing the catalog of {count(len(texts), 'product')}"):
         X = tfidf.transform(texts)
         recommender = NearestNeighborRecommender(args.n_recommendations)
-        recommender.fit(features.transform(X), item_ids=np.asarray(ids, dtype=object))
+        # Fixed-width strings: saved as one binary array (object arrays take
+        # several times the room in a .skops file).
+        recommender.fit(features.transform(X), item_ids=np.asarray(ids, dtype=str))
     n_wordless = int((X.getnnz(axis=1) == 0).sum())
     if n_wordless:
         progress.line(
