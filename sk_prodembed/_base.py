@@ -337,13 +337,20 @@ def canonical_rows(X):
     return X
 
 
-def _has_duplicate_indices(X):
-    """Whether a row of the CSR matrix ``X`` stores a column twice."""
-    rows = np.repeat(np.arange(X.shape[0], dtype=np.int64), np.diff(X.indptr))
-    if X.has_sorted_indices:
-        return bool(np.any((np.diff(X.indices) == 0) & (np.diff(rows) == 0)))
-    keys = rows * X.shape[1] + X.indices
-    return np.unique(keys).size < keys.size
+def _has_duplicate_indices(X, block=65536):
+    """Whether a row of the CSR matrix ``X`` stores a column twice; checked
+    ``block`` rows at a time, so the temporary arrays stay small."""
+    for start in range(0, X.shape[0], block):
+        part = X[start : start + block]
+        rows = np.repeat(np.arange(part.shape[0], dtype=np.int64), np.diff(part.indptr))
+        if X.has_sorted_indices:
+            if np.any((np.diff(part.indices) == 0) & (np.diff(rows) == 0)):
+                return True
+            continue
+        keys = np.sort(rows * X.shape[1] + part.indices)  # nearly sorted: fast
+        if np.any(keys[1:] == keys[:-1]):
+            return True
+    return False
 
 
 def _weightless_features(encoder):

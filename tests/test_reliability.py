@@ -165,9 +165,16 @@ def test_the_same_sparse_values_stored_two_ways_train_alike(Estimator):
     doubled = sp.csr_matrix(
         (np.repeat(X.data / 2, 2), np.repeat(X.indices, 2), 2 * X.indptr), shape=X.shape
     )
+    # The same duplicates, each row's entries in reverse order (unsorted indices).
+    reversed_rows = doubled.copy()
+    for row in range(X.shape[0]):
+        entries = slice(reversed_rows.indptr[row], reversed_rows.indptr[row + 1])
+        reversed_rows.indices[entries] = reversed_rows.indices[entries][::-1]
+        reversed_rows.data[entries] = reversed_rows.data[entries][::-1]
+    reversed_rows.has_sorted_indices = False
     padded = X.copy()
     padded.data[::3] = 0  # explicit zeros, stored
-    for other, same in ((doubled, X), (padded, padded.copy())):
+    for other, same in ((doubled, X), (reversed_rows, X), (padded, padded.copy())):
         if other is padded:
             same.eliminate_zeros()
         a = _fit(Estimator(**FAST), other, y).transform(other)
