@@ -10,6 +10,8 @@ partners can still score 1 (``"recall_uncapped"`` is
 :func:`~sk_prodembed.metrics.recall_at_k`, hits over all partners).
 """
 
+from numbers import Integral
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
@@ -34,14 +36,14 @@ def partner_sets(pairs, queries):
     -------
     partners : list of set of int, one per query
     """
-    index = {int(q): i for i, q in enumerate(queries)}
-    partners = [set() for _ in queries]
+    # One set per distinct query row, shared by its repeats.
+    of_row = {int(q): set() for q in queries}
     for a, b in pairs[:, :2].tolist():
-        if a in index:
-            partners[index[a]].add(b)
-        if b in index:
-            partners[index[b]].add(a)
-    return partners
+        if a in of_row:
+            of_row[a].add(b)
+        if b in of_row:
+            of_row[b].add(a)
+    return [of_row[int(q)] for q in queries]
 
 
 def top_k_by_cosine(embedding, queries, k):
@@ -66,12 +68,23 @@ def top_k_by_cosine(embedding, queries, k):
         similarities = similarities.toarray() if sp.issparse(similarities) else similarities
         similarities = np.asarray(similarities, dtype=np.float64)
         similarities[np.arange(len(chunk)), chunk] = -np.inf
-        best = np.argpartition(-similarities, k - 1, axis=1)[:, :k]
-        best_scores = np.take_along_axis(similarities, best, axis=1)
-        # Ties by the lowest row index, so that the ranking is deterministic.
-        order = np.lexsort((best, -best_scores), axis=1)
-        top[start : start + len(chunk)] = np.take_along_axis(best, order, axis=1)
+        top[start : start + len(chunk)] = _top_k_lowest_rows_first(similarities, k)
     return top
+
+
+def _top_k_lowest_rows_first(scores, k):
+    """Columns of the ``k`` best scores of each row, best first, equal scores by
+    the lowest column, also where the tie straddles the k-th place (which
+    ``argpartition`` alone would settle arbitrarily)."""
+    kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1]
+    above = scores > kth[:, None]
+    at_kth = scores == kth[:, None]
+    room = k - above.sum(axis=1)
+    chosen = above | (at_kth & (np.cumsum(at_kth, axis=1) <= room[:, None]))
+    columns = np.nonzero(chosen)[1].reshape(len(scores), k)
+    chosen_scores = np.take_along_axis(scores, columns, axis=1)
+    order = np.lexsort((columns, -chosen_scores), axis=1)
+    return np.take_along_axis(columns, order, axis=1)
 
 
 _PAIR_METRICS = {
@@ -110,6 +123,8 @@ def pair_ranking_score(embedding, pairs, *, metric="recall", k=10, queries=None)
     score : float
         Mean over queries.
     """
+    if not isinstance(k, Integral) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"k must be a positive int, got {k!r}.")
     n_rows = embedding.shape[0]
     pairs = check_row_pairs(pairs, n_rows)
     if queries is None:

@@ -72,14 +72,21 @@ def test_incremental_fit_on_a_cluster_matches_in_memory(client, Estimator, spars
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
-def test_parallel_post_fit_transforms_in_parallel(client, Estimator):
+def test_map_blocks_transforms_in_parallel_with_the_right_shape(client, Estimator):
+    # The README's way: ParallelPostFit.transform computes the same values but
+    # declares the input's width, so the result cannot be sliced.
     X, y, dX, _ = _data(sparse=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model = Estimator(n_components=3, max_iter=2, random_state=0).fit(X, y)
-    Z = wrappers.ParallelPostFit(model).transform(dX)
-    assert isinstance(Z, da.Array)
+    Z = dX.map_blocks(model.transform, chunks=(dX.chunks[0], (model.n_components,)),
+                      dtype=dX.dtype)
+    assert isinstance(Z, da.Array) and Z.shape == (X.shape[0], 3)
     np.testing.assert_array_equal(Z.compute(), model.transform(X))
+    np.testing.assert_array_equal(Z[:, 2].compute(), model.transform(X)[:, 2])
+    np.testing.assert_array_equal(
+        wrappers.ParallelPostFit(model).transform(dX).compute(), model.transform(X)
+    )
 
 
 def test_recommendations_for_a_whole_catalog_on_a_cluster(client):

@@ -34,6 +34,31 @@ def test_top_k_by_cosine_matches_sorting(sparse):
         assert row.tolist() == order[:5]
 
 
+def test_top_k_breaks_ties_at_the_cut_by_the_lowest_row():
+    # Row 0 is at cosine 0 from the 199 others, all tied: argpartition alone
+    # would pick any four of them.
+    E = np.zeros((200, 2))
+    E[:, 1] = 1
+    E[0] = [1, 0]
+    assert top_k_by_cosine(E, np.array([0]), 5).tolist() == [[1, 2, 3, 4, 5]]
+    # Ties above the cut keep their order by row too.
+    E[[7, 9]] = [1, 0.5]
+    assert top_k_by_cosine(E, np.array([0]), 5).tolist() == [[7, 9, 1, 2, 3]]
+
+
+def test_a_repeated_query_keeps_its_partners():
+    E = np.random.RandomState(0).rand(6, 3)
+    assert pair_ranking_score(E, [[0, 1], [2, 3]], queries=[0, 0]) == pair_ranking_score(
+        E, [[0, 1], [2, 3]], queries=[0]
+    )
+
+
+def test_a_cut_off_below_one_is_refused():
+    E, pairs = _embedding_and_pairs()
+    with pytest.raises(ValueError, match="k must be a positive int"):
+        pair_ranking_score(E, pairs, k=0)
+
+
 def test_partner_sets_are_undirected():
     pairs = np.array([[0, 1], [2, 0], [3, 4], [0, 1]])
     assert partner_sets(pairs, np.array([0, 4, 5])) == [{1, 2}, {3}, set()]

@@ -23,6 +23,33 @@ from sk_prodembed.pairs import (
 # -- pairs_from_baskets ----------------------------------------------------
 
 
+def test_ids_keep_their_types_in_every_input_form():
+    # np.asarray would make [1, "a"] the strings ["1", "a"], and tuples a 2-D array.
+    baskets = [[1, "a"]] * 3
+    assert pairs_from_baskets(baskets, min_count=2).pairs.tolist() == [[1, "a"]]
+    assert pairs_from_baskets(baskets, min_count=2, item_index=[1, "a"]).pairs.tolist() == [[0, 1]]
+    # "1" and 1 are different ids; "a" is not listed, so the pair is dropped.
+    assert pairs_from_baskets(baskets, min_count=2, item_index=["1", 1]).pairs.shape == (0, 2)
+    tuples = [[(1, 2), (3, 4)]] * 3
+    found = pairs_from_baskets(tuples, min_count=2, item_index=[(3, 4), (1, 2)])
+    assert found.pairs.tolist() == [[1, 0]]
+    lines = pairs_from_baskets([0, 0, 1, 1, 2, 2], [1, "a"] * 3, min_count=2)
+    assert lines.pairs.tolist() == [[1, "a"]]
+
+
+@pytest.mark.parametrize("orders", [["ab", "ab", "ab"], [[1, 2], "eggs"], [1, 2, 3]])
+def test_baskets_that_are_not_sequences_of_ids_are_refused(orders):
+    # A string basket would be split into its characters.
+    with pytest.raises(ValueError, match="basket [01] is"):
+        pairs_from_baskets(orders, min_count=1)
+
+
+def test_missing_order_ids_are_refused():
+    # np.unique would put every line without an order id into one order.
+    with pytest.raises(ValueError, match="4 missing order id"):
+        pairs_from_baskets([1, 1, None, None, np.nan, np.nan], list("abacbc"), min_count=1)
+
+
 def _random_baskets(n_orders=300, n_items=40, seed=0):
     rng = np.random.RandomState(seed)
     # Skewed like a grocery catalog: a few staples, many rare items.
