@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ._base import BaseEmbedder
 from ._contrastive import TripletObjective, leave_one_out_precision, to_embedding
@@ -970,25 +970,40 @@ class TripletEmbedder(BaseEmbedder):
         return PairFitInput(y, pairs, pair_weight)
 
     def score(self, X, y):
-        """Leave-one-out precision@10 of the labels of X in the embedding.
+        """Leave-one-out precision@10 of the labels of X in the embedding, or
+        the recall@10 of its pairs.
 
         For each labeled row of X, the share of its 10 nearest other labeled
         rows (by the model's ``metric``) with the same label, averaged over
         rows; fewer neighbours when X has fewer than 11 labeled rows.
         Unlabeled rows (-1) are ignored; labels need not be among
         ``classes_``. Higher is better, so ``GridSearchCV`` can tune the
-        estimator without a downstream model.
+        estimator without a downstream model. With ``y`` a
+        :class:`~sk_prodembed.pairs.RowPairs` (what ``PairSplit`` gives each
+        test fold), the score is the pair protocol's: the recall@10 of each
+        paired row's partners among the other rows of X, by cosine
+        (:func:`sk_prodembed.metrics.pair_ranking_score`).
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
+        y : array-like of shape (n_samples,) or RowPairs
 
         Returns
         -------
         score : float in [0, 1]
         """
         check_is_fitted(self)
+        if isinstance(y, RowPairs):
+            from ._pair_metrics import pair_ranking_score
+
+            if len(y) != _num_samples(X):
+                raise ValueError(
+                    f"y is a RowPairs of {len(y)} rows, but X has {_num_samples(X)}."
+                )
+            if len(y.pairs) == 0:
+                raise ValueError("score needs at least one pair among the rows of X.")
+            return pair_ranking_score(self.transform(X), y.pairs, k=SCORE_NEIGHBOURS)
         X, y, unlabeled = self._validate_X_y(X, y, reset=False)
         if np.count_nonzero(~unlabeled) < 2:
             raise ValueError("score needs at least two labeled rows in y.")

@@ -58,6 +58,29 @@ def _is_relevance_ground_truth(y_true):
     return bool(is_set) and all(is_set)
 
 
+def _object_array(values, ndim):
+    """``values`` as an object array; from nested lists, ``ndim``-D entry by
+    entry (``np.asarray`` would read a tuple id or label as one more axis)."""
+    if isinstance(values, np.ndarray) or hasattr(values, "__array__"):
+        return np.asarray(values, dtype=object)
+    if ndim == 1:
+        values = list(values)
+        array = np.empty(len(values), dtype=object)
+        for i, value in enumerate(values):
+            array[i] = value
+        return array
+    rows = [list(row) if np.iterable(row) and not isinstance(row, (str, bytes)) else row
+            for row in values]
+    widths = {len(row) for row in rows if isinstance(row, list)}
+    if len(widths) != 1 or not all(isinstance(row, list) for row in rows):
+        return np.asarray(values, dtype=object)  # ragged or flat: the caller names the shape
+    array = np.empty((len(rows), widths.pop()), dtype=object)
+    for i, row in enumerate(rows):
+        for j, value in enumerate(row):
+            array[i, j] = value
+    return array
+
+
 def _relevance_matrix(y_true, y_pred, k, n_relevant):
     """Binary relevance of the top ``k`` recommendations, and relevant counts.
 
@@ -66,8 +89,9 @@ def _relevance_matrix(y_true, y_pred, k, n_relevant):
     ``n_relevant``.
     """
     # dtype=object keeps ids and labels as given (no str/number coercion)
-    # when the rows are lists of mixed or unequal-width strings.
-    y_pred = np.asarray(y_pred, dtype=object)
+    # when the rows are lists of mixed or unequal-width strings; built entry
+    # by entry from lists, so that a tuple id stays one id.
+    y_pred = _object_array(y_pred, ndim=2)
     if y_pred.ndim != 2:
         raise ValueError(
             "y_pred must be 2-D (n_queries, n_recommended), got an array of "
@@ -76,6 +100,8 @@ def _relevance_matrix(y_true, y_pred, k, n_relevant):
     n_queries, n_recommended = y_pred.shape
     if n_queries == 0:
         raise ValueError("y_pred has no queries; metrics average over at least one.")
+    if n_recommended == 0:
+        raise ValueError("y_pred has no recommendations (0 columns); there is nothing to score.")
     if k is None:
         k = n_recommended
     elif k > n_recommended:
@@ -100,8 +126,16 @@ def _relevance_matrix(y_true, y_pred, k, n_relevant):
             dtype=bool,
         ).reshape(n_queries, k)
         n_relevant = np.array([len(truth) for truth in y_true], dtype=np.int64)
+        for query, row in enumerate(y_pred):
+            found = [item for item, hit in zip(row.tolist(), relevant[query]) if hit]
+            if len(found) != len(set(found)):
+                # Counted twice, it would raise both precision and recall.
+                raise ValueError(
+                    f"y_pred recommends the same relevant item more than once to query "
+                    f"{query} ({row.tolist()}); a list of recommendations holds each item once."
+                )
     else:
-        y_true = np.asarray(y_true, dtype=object)
+        y_true = _object_array(y_true, ndim=1)
         if y_true.ndim != 1:
             raise ValueError(
                 "y_true must hold one label per query (1-D) or one set of relevant "

@@ -242,3 +242,19 @@ def test_scorer_repr_and_errors(fitted_pipeline_and_queries):
         make_recommendation_scorer("accuracy")
     with pytest.raises(TypeError, match="need a NearestNeighborRecommender"):
         make_recommendation_scorer()(make_pipeline(StandardScaler()), texts, labels)
+
+
+def test_tuple_labels_and_ids_in_plain_lists_stay_one_entry_each():
+    # np.asarray would read each tuple as one more axis.
+    y_pred = [[("a", 1), ("b", 2)], [("b", 2), ("b", 2)]]
+    assert precision_at_k([("a", 1), ("b", 2)], y_pred) == 0.75
+    relevant = [{("a", 1)}, {("b", 2), ("c", 3)}]
+    assert precision_at_k(relevant, [[("a", 1), ("b", 2)], [("b", 2), ("c", 3)]]) == 0.75
+
+
+def test_no_recommendations_and_repeated_relevant_ids_are_refused():
+    with pytest.raises(ValueError, match="no recommendations"):
+        precision_at_k([1, 2], [[], []])
+    # Counted twice, item 1 would make query 0 look fully recalled.
+    with pytest.raises(ValueError, match="same relevant item more than once to query 0"):
+        recall_at_k([{1, 2}, {3}], [[1, 1], [3, 4]])

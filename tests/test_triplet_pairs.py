@@ -340,6 +340,23 @@ def test_grid_search_tunes_a_pair_pipeline_on_held_out_items():
     assert scores[1] > scores[0] + 0.1
 
 
+def test_score_with_pairs_as_the_target_is_their_recall():
+    # GridSearchCV(cv=PairSplit) with y a RowPairs and no scoring= calls
+    # estimator.score(X_test, row_pairs[test]).
+    X, pairs, _ = _catalog()
+    row_pairs = RowPairs(pairs, X.shape[0])
+    model = _fit(_small(), X, row_pairs)
+    assert model.score(X, row_pairs) == pair_ranking_score(model.transform(X), pairs, k=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search = GridSearchCV(_small(), {"learning_rate_init": [1e-9, 1e-2]},
+                              cv=PairSplit(row_pairs, n_splits=3, random_state=0))
+        search.fit(X, row_pairs)
+    assert search.best_params_ == {"learning_rate_init": 1e-2}
+    with pytest.raises(ValueError, match="RowPairs of 3 rows, but X has"):
+        model.score(X, RowPairs(np.array([[0, 1]]), 3))
+
+
 def test_popularity_correction_uses_the_log_degree_of_each_candidate():
     from sk_prodembed._contrastive import l2_normalize
     from sk_prodembed._pair_losses import multiple_negatives_ranking_loss
