@@ -22,7 +22,13 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from ._search import _filters
 from ._search._exact import allowed_top_k, exact_top_k, rescore, sorted_by_score
 from ._search._hnsw import HNSWIndex
-from ._search._item_ids import appended_ids, as_item_ids, rows_of_ids, sorted_ids
+from ._search._item_ids import (
+    appended_ids,
+    as_item_ids,
+    rows_of_ids,
+    rows_of_positions,
+    sorted_ids,
+)
 from ._search._tree import TreeIndex
 from .metrics import precision_at_k
 
@@ -590,7 +596,12 @@ class NearestNeighborRecommender(BaseEstimator):
         self.catalog_ = catalog
         self.catalog_labels_ = labels
         self.item_ids_ = item_ids
-        # Lookup table from id to catalog row, rebuilt with every catalog change.
+        self._build_lookup_table()
+
+    def _build_lookup_table(self):
+        """The table from id to catalog row, rebuilt with every catalog change
+        and on load (it is not saved, see __getstate__)."""
+        item_ids = self.item_ids_
         self._id_order, self._sorted_ids = (
             (None, None) if item_ids is None else sorted_ids(item_ids)
         )
@@ -609,10 +620,7 @@ class NearestNeighborRecommender(BaseEstimator):
     def __setstate__(self, state):
         super().__setstate__(state)
         if "item_ids_" in self.__dict__ and "_sorted_ids" not in self.__dict__:
-            item_ids = self.item_ids_
-            self._id_order, self._sorted_ids = (
-                (None, None) if item_ids is None else sorted_ids(item_ids)
-            )
+            self._build_lookup_table()
 
     def _new_index(self):
         if self.algorithm == "brute":
@@ -659,11 +667,7 @@ class NearestNeighborRecommender(BaseEstimator):
         """Catalog rows of ids, and which ids are in the catalog at all."""
         if self.item_ids_ is not None:
             return rows_of_ids(ids, self._id_order, self._sorted_ids)
-        # Without item_ids, ids are row indices: integers, or numbers equal to
-        # one (a list mixing 0 and 2.0 arrives as floats); anything else is
-        # not in the catalog.
-        order = np.arange(self.catalog_.shape[0])
-        return rows_of_ids(ids, order, order)
+        return rows_of_positions(ids, self.catalog_.shape[0])
 
     def _self_exclusions(self, X, exclude_self):
         """Exclusion matrix of query row i from catalog item i, or None."""

@@ -20,6 +20,7 @@ from ._pair_objective import PairFitInput, PairObjective, PairTargets, check_pai
 from ._proxies import initial_proxies, place_at_class_means
 from ._sampling import class_balanced_batches
 from ._supervised_start import initialize_from_labels
+from ._values import is_missing
 from .pairs import RowPairs
 
 # Margins of ``margin="auto"``: a cosine distance lives in [0, 2]; tanh
@@ -64,10 +65,7 @@ def _check_no_missing_labels(y):
         missing = np.isnan(y)
     elif y.dtype.kind == "O":
         # pandas' NA (a nullable "string" or "Int64" column) is neither None nor NaN.
-        missing = np.array([
-            v is None or (isinstance(v, float) and v != v) or type(v).__name__ == "NAType"
-            for v in y.ravel()
-        ])
+        missing = np.array([is_missing(v) for v in y.ravel()], dtype=bool)
     else:
         return
     if missing.any():

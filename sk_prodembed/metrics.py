@@ -38,6 +38,8 @@ from sklearn.metrics import ndcg_score
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
+from ._values import as_given
+
 _COMMON_CONSTRAINTS = {
     "y_true": ["array-like"],
     "y_pred": ["array-like"],
@@ -61,14 +63,8 @@ def _is_relevance_ground_truth(y_true):
 def _object_array(values, ndim):
     """``values`` as an object array; from nested lists, ``ndim``-D entry by
     entry (``np.asarray`` would read a tuple id or label as one more axis)."""
-    if isinstance(values, np.ndarray) or hasattr(values, "__array__"):
-        return np.asarray(values, dtype=object)
-    if ndim == 1:
-        values = list(values)
-        array = np.empty(len(values), dtype=object)
-        for i, value in enumerate(values):
-            array[i] = value
-        return array
+    if ndim == 1 or isinstance(values, np.ndarray) or hasattr(values, "__array__"):
+        return as_given(values).astype(object, copy=False)
     rows = [list(row) if np.iterable(row) and not isinstance(row, (str, bytes)) else row
             for row in values]
     widths = {len(row) for row in rows if isinstance(row, list)}

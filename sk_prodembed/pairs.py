@@ -42,6 +42,8 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import _num_samples
 
+from ._values import as_given, is_missing
+
 __all__ = ["PairSplit", "RowPairs", "pairs_from_baskets", "train_test_split_pairs"]
 
 
@@ -54,7 +56,7 @@ def _factorize(values):
     Sorted uniques where the values can be sorted, first-seen order
     otherwise (mixed types, such as ints and strings in one object array).
     """
-    values = _ids(values)
+    values = as_given(values)
     if values.ndim != 1:
         raise ValueError(f"ids must be one-dimensional, got an array of shape {values.shape}.")
     try:
@@ -71,34 +73,11 @@ def _factorize(values):
         return uniques, codes
 
 
-def _ids(values):
-    """``values`` as a 1-D-able array that keeps each id as given.
-
-    ``np.asarray`` would turn ``[1, "a"]`` into the strings ``["1", "a"]``
-    and a list of tuples into a 2-D array; a sequence that is not an array
-    becomes an object array of its elements, integers stay integers.
-    """
-    if isinstance(values, np.ndarray) or hasattr(values, "__array__"):
-        return np.asarray(values)
-    values = list(values)
-    array = np.empty(len(values), dtype=object)
-    array[:] = values
-    if values and all(isinstance(v, Integral) and not isinstance(v, bool) for v in values):
-        return array.astype(np.int64)
-    return array
-
-
-def _is_missing(value):
-    return value is None or (isinstance(value, float) and value != value) or (
-        type(value).__name__ == "NAType"
-    )
-
-
 def _order_lines(orders, items):
     """Order ids and item ids of every order line, from either input form."""
     if items is not None:
-        order_ids = _ids(orders)
-        item_ids = _ids(items)
+        order_ids = as_given(orders)
+        item_ids = as_given(items)
         if order_ids.ndim != 1 or item_ids.ndim != 1 or len(order_ids) != len(item_ids):
             raise ValueError(
                 "With items given, orders and items must be 1-D arrays of equal length "
@@ -106,7 +85,7 @@ def _order_lines(orders, items):
                 f"{order_ids.shape} and {item_ids.shape}."
             )
         if order_ids.dtype.kind in "fO":
-            missing = np.array([_is_missing(v) for v in order_ids.tolist()], dtype=bool)
+            missing = np.array([is_missing(v) for v in order_ids.tolist()], dtype=bool)
             if missing.any():
                 # np.unique would make one order of all of them.
                 raise ValueError(
@@ -256,7 +235,7 @@ def pairs_from_baskets(
 
 def _rows_of_items(unique_items, item_index):
     """Row of each of ``unique_items`` in ``item_index``, -1 where it has none."""
-    item_index = _ids(item_index)
+    item_index = as_given(item_index)
     row_of = {}
     for row, item in enumerate(item_index.tolist()):
         if row_of.setdefault(item, row) != row:

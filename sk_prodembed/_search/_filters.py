@@ -15,6 +15,8 @@ suggests, and the other rows are dropped from its answer.
 import numpy as np
 import scipy.sparse as sp
 
+from .._values import as_given
+
 
 def exclusion_matrix(n_queries, n_items, query_rows, item_rows):
     """Boolean CSR matrix with True at each (query_rows[i], item_rows[i])."""
@@ -66,10 +68,8 @@ def item_exclusions(exclude_items, n_queries, n_items, rows_of_ids):
             )
     per_query = [[] if ids is None else list(ids) for ids in exclude_items]
     query_rows = np.repeat(np.arange(n_queries), [len(ids) for ids in per_query])
-    flat = [item for ids in per_query for item in ids]
     # Mixed kinds (a None among strings) stay objects, each looked up on its own.
-    kinds = {type(item) for item in flat}
-    flat = np.asarray(flat, dtype=object if len(kinds) > 1 else None)
+    flat = as_given([item for ids in per_query for item in ids])
     item_rows, found = rows_of_ids(flat)
     return exclusion_matrix(n_queries, n_items, query_rows[found], item_rows[found])
 

@@ -6,24 +6,12 @@ silently turns the integer into the string ``"1"``, and a nullable pandas
 integer column into floats, which cannot hold every 64-bit id exactly.
 """
 
-from numbers import Integral, Real
-
 import numpy as np
 from sklearn.utils.validation import column_or_1d
 
+from .._values import as_given, is_missing, kind_of_value
+
 _MIXED = "item_ids must be all integers or all strings, got {kinds}."
-
-
-def _kind_of_value(value):
-    if isinstance(value, (str, np.str_)):
-        return "string"
-    if isinstance(value, (bool, np.bool_)):
-        return "boolean"
-    if isinstance(value, Integral):
-        return "integer"
-    if isinstance(value, Real):
-        return "float"
-    return type(value).__name__
 
 
 def as_item_ids(item_ids, name="item_ids"):
@@ -42,26 +30,21 @@ def as_item_ids(item_ids, name="item_ids"):
         numpy_dtype = getattr(dtype, "numpy_dtype", None)
         if numpy_dtype is not None and numpy_dtype.kind in "iu":
             item_ids = item_ids.to_numpy(dtype=numpy_dtype)
-    from_sequence = not hasattr(item_ids, "dtype")
-    if from_sequence:
-        # Not np.asarray's promotion: each value keeps its own type until checked.
-        item_ids = np.asarray(list(item_ids), dtype=object)
-    ids = column_or_1d(item_ids)
+    # Not np.asarray's promotion: each value keeps its own type until checked.
+    ids = column_or_1d(as_given(item_ids))
     if ids.dtype == object:
-        kinds = {_kind_of_value(value) for value in ids}
-        if "NoneType" in kinds:
+        if any(is_missing(value) for value in ids):
             raise ValueError(f"{name} has missing values; every item needs an id.")
+        kinds = {kind_of_value(value) for value in ids}
         if "boolean" in kinds:
             raise ValueError(f"{name} must be integers or strings, got booleans.")
-        if kinds == {"string"}:
-            # An object array of strings stays one (a fixed-width copy of a
-            # million ids of varying length would take far more memory).
-            ids = ids.astype(str) if from_sequence else ids
-        elif kinds == {"integer"}:
+        # An object array of strings stays one (a fixed-width copy of a
+        # million ids of varying length would take far more memory).
+        if kinds == {"integer"}:
             ids = ids.astype(np.int64)
         elif kinds <= {"integer", "float"}:
             ids = ids.astype(np.float64)
-        else:
+        elif kinds != {"string"}:
             raise ValueError(_MIXED.format(kinds=", ".join(sorted(kinds))))
     if ids.dtype.kind == "b":
         raise ValueError(f"{name} must be integers or strings, got booleans.")
@@ -131,13 +114,14 @@ def rows_of_ids(ids, order, ordered):
     ids) is simply not found; it does not stop the others from being found.
     """
     ids = np.asarray(ids)
+    shape, ids = ids.shape, ids.ravel()
     rows = np.zeros(ids.shape, dtype=np.intp)
     found = np.zeros(ids.shape, dtype=bool)
     if ids.size == 0 or len(ordered) == 0:
-        return rows, found
+        return rows.reshape(shape), found.reshape(shape)
     looked_up = _comparable_mask(ids, _is_text(ordered))
     if not looked_up.any():
-        return rows, found
+        return rows.reshape(shape), found.reshape(shape)
     candidates = ids[looked_up]
     if candidates.dtype == object and ordered.dtype != object:
         candidates = candidates.astype(str if ordered.dtype.kind in "US" else np.float64)
@@ -147,7 +131,24 @@ def rows_of_ids(ids, order, ordered):
     hits = ordered[positions] == candidates
     found[np.flatnonzero(looked_up)[hits]] = True
     rows[found] = order[positions[hits]]
-    return rows, found
+    return rows.reshape(shape), found.reshape(shape)
+
+
+def rows_of_positions(ids, n_rows):
+    """:func:`rows_of_ids` for a catalog without ids, whose ids are its row
+    numbers: integers, or numbers equal to one (a list mixing 0 and 2.0
+    arrives as floats), in ``[0, n_rows)``; anything else is not found.
+    No table of the rows is built."""
+    ids = np.asarray(ids)
+    shape, ids = ids.shape, ids.ravel()
+    rows = np.zeros(ids.shape, dtype=np.intp)
+    numeric = _comparable_mask(ids, text=False)
+    values = ids[numeric].astype(np.float64)
+    hits = (values == np.floor(values)) & (values >= 0) & (values < n_rows)
+    found = np.zeros(ids.shape, dtype=bool)
+    found[np.flatnonzero(numeric)[hits]] = True
+    rows[found] = values[hits].astype(np.intp)
+    return rows.reshape(shape), found.reshape(shape)
 
 
 def _is_text(ordered):
@@ -161,7 +162,7 @@ def _is_text(ordered):
 def _comparable_mask(ids, text):
     """Which of ``ids`` can equal a catalog id (strings if ``text``, else numbers)."""
     if ids.dtype == object:
-        kinds = np.array([_kind_of_value(value) for value in ids.ravel()]).reshape(ids.shape)
+        kinds = np.array([kind_of_value(value) for value in ids.ravel()]).reshape(ids.shape)
         return kinds == "string" if text else np.isin(kinds, ["integer", "float"])
     if ids.dtype.kind in "US":
         return np.full(ids.shape, text)
