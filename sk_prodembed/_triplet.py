@@ -97,11 +97,12 @@ def _merge_classes(classes, new_labels):
     """The sorted union of ``classes`` (None or possibly empty, after a fit
     on pairs only) and ``new_labels``, which must be labels of the same kind
     (numbers or strings): numpy would otherwise compare 0 with "0" as equal
-    strings, or fail on the comparison."""
-    new_kind = _kind_of_labels(new_labels)
+    strings, or fail on the comparison. ``new_labels`` passed _validate_X_y,
+    which checked that they do not mix kinds: the first one tells theirs."""
     if classes is None or len(classes) == 0:
         return np.unique(new_labels)
-    known_kind = _kind_of_labels(classes)
+    new_kind = _kind_of_labels(new_labels[:1])
+    known_kind = _kind_of_labels(classes[:1])
     if new_kind is not None and new_kind != known_kind:
         raise ValueError(
             f"y has {new_kind} labels, but the model was fitted on {known_kind} labels "
