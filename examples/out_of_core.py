@@ -53,9 +53,9 @@ N_PASSES = 3
 # distinct words; real catalogs with larger vocabularies use more.
 vectorizer = HashingVectorizer(n_features=2**14, alternate_sign=False, dtype=np.float32)
 
-# Streaming shows each row only a few times; a larger step than the
-# autoencoder's default (3e-3) reaches a good embedding within three passes here.
-autoencoder = MaskedAutoencoderEmbedder(n_components=32, learning_rate_init=1e-2, random_state=0)
+# Streaming shows each row only a few times; the autoencoder's default step
+# (learning_rate_init=1e-2) reaches a good embedding within three passes here.
+autoencoder = MaskedAutoencoderEmbedder(n_components=32, random_state=0)
 triplet = TripletEmbedder(n_components=32, random_state=0)
 
 with tempfile.TemporaryDirectory() as data_dir:

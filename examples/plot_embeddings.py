@@ -65,12 +65,10 @@ print(f"{X.shape[0]} products in {len(top_categories)} categories, {X.shape[1]} 
 # Two embedders with early stopping: 10% of the rows are held out, scored
 # after every epoch, and the weights of the best epoch are restored.
 # The autoencoder learns more slowly per epoch: on this small catalog, smaller
-# batches (more steps per epoch) and a larger step size let it converge, and
-# stop early, within a few seconds.
+# batches (more steps per epoch) let it converge, and stop early, within a few
+# seconds.
 common = dict(n_components=32, early_stopping=True, n_iter_no_change=5, random_state=0)
-autoencoder = MaskedAutoencoderEmbedder(
-    batch_size=128, learning_rate_init=1e-2, **common
-)
+autoencoder = MaskedAutoencoderEmbedder(batch_size=128, **common)
 models = {
     "MaskedAutoencoderEmbedder": autoencoder.fit(X),
     "TripletEmbedder": TripletEmbedder(**common).fit(X, categories),

@@ -160,25 +160,26 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             self._check_training_state("partial_fit" if incremental else "fit with warm_start=True")
         X, y = self._validate_training_data(X, y, reset=reset)
         X = canonical_rows(X)
-        if reset:
-            rng = check_random_state(self.random_state)
-            networks = self._initialize_networks(X, y, rng)
-            history = TrainingHistory()
-            optimizer = None
-        else:
-            rng = copy.deepcopy(self._rng)
-            networks = {
-                name: getattr(self, name + "_").copy() for name in self._network_names
-            }
-            history = copy.deepcopy(self._history)
-            optimizer = copy.deepcopy(self._optimizer)
-
+        rng = check_random_state(self.random_state) if reset else copy.deepcopy(self._rng)
+        # The held-out rows are split off first: the initialization reads the
+        # rows (the ridge start and the proxies fit the labels), and must not
+        # have seen the rows that score it.
         validation = None
         if self.early_stopping and not incremental:
             X, X_val, y, y_val = split_validation(
                 X, y, self.validation_fraction, rng, stratify=self._stratify_validation
             )
             validation = (X_val, y_val)
+        if reset:
+            networks = self._initialize_networks(X, y, rng)
+            history = TrainingHistory()
+            optimizer = None
+        else:
+            networks = {
+                name: getattr(self, name + "_").copy() for name in self._network_names
+            }
+            history = copy.deepcopy(self._history)
+            optimizer = copy.deepcopy(self._optimizer)
 
         objective = self._make_objective(networks, X, y)
         hyperparameters = dict(

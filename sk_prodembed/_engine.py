@@ -115,8 +115,13 @@ def split_validation(X, y, validation_fraction, rng, stratify=False):
     """Hold out ``validation_fraction`` of the rows for early stopping.
 
     Returns ``X_train, X_val, y_train, y_val`` (the ``y`` entries are None when
-    ``y`` is None). With ``stratify=True`` the split keeps the label
-    proportions where every label has at least two rows.
+    ``y`` is None). With ``stratify=True`` each label's number of validation
+    rows is its proportional share, rounded up or down, whatever the number
+    of labels (with more labels than validation rows, the small ones have
+    none or one), and a label of a single row keeps it for training, where
+    it is learned, rather than hold out a row no other row of the split can
+    match. Only when fewer rows than ``n_val`` belong to labels of two or
+    more rows is the split random.
     """
     n_samples = X.shape[0]
     n_val = int(np.ceil(validation_fraction * n_samples))
@@ -125,21 +130,35 @@ def split_validation(X, y, validation_fraction, rng, stratify=False):
             f"early_stopping with validation_fraction={validation_fraction} needs "
             f"at least one training and one validation row; got n_samples = {n_samples}."
         )
-    indices = np.arange(n_samples)
-    stratify_by = None
+    seed = rng.randint(np.iinfo(np.int32).max)
+    val_idx = None
     if stratify and y is not None:
-        _, counts = np.unique(y, return_counts=True)
-        if counts.min() >= 2 and n_val >= len(counts):
-            stratify_by = y
-    train_idx, val_idx = train_test_split(
-        indices,
-        test_size=n_val,
-        random_state=rng.randint(np.iinfo(np.int32).max),
-        stratify=stratify_by,
-    )
+        val_idx = _stratified_rows(y, n_val, np.random.RandomState(seed))
+    if val_idx is None:
+        _, val_idx = train_test_split(np.arange(n_samples), test_size=n_val, random_state=seed)
+    is_val = np.zeros(n_samples, dtype=bool)
+    is_val[val_idx] = True
+    train_idx, val_idx = np.flatnonzero(~is_val), np.flatnonzero(is_val)
     y_train = None if y is None else y[train_idx]
     y_val = None if y is None else y[val_idx]
     return X[train_idx], X[val_idx], y_train, y_val
+
+
+def _stratified_rows(y, n_val, rng):
+    """``n_val`` rows drawn by systematic sampling of the rows ordered by label
+    (random order within a label, labels in random order), so every label
+    gets its proportional share within one row; rows of labels seen once
+    are never drawn. None when too few rows are left to draw from."""
+    _, codes, counts = np.unique(y, return_inverse=True, return_counts=True)
+    codes = codes.ravel()
+    pool = np.flatnonzero(counts[codes] >= 2)
+    if pool.size < n_val:
+        return None
+    label_order = rng.permutation(len(counts))
+    pool = pool[rng.permutation(pool.size)]
+    pool = pool[np.argsort(label_order[codes[pool]], kind="stable")]
+    positions = np.floor((np.arange(n_val) + rng.uniform()) * (pool.size / n_val))
+    return pool[positions.astype(np.intp)]
 
 
 def mean_over_chunks(function, X, chunk_rows):
@@ -247,13 +266,22 @@ def train_epochs(
         early nor warns about convergence.
 
     On a non-finite loss, training stops with a ``ConvergenceWarning``, the
-    parameters of the last finite epoch and a reset optimizer (its state held
-    the diverging steps).
+    parameters of the last finite epoch (with ``validation``, of the best
+    epoch) and a reset optimizer (its state held the diverging steps).
+
+    With ``validation``, the best epoch is the best of this call: a
+    warm-started fit holds out new rows, on which the scores of an earlier
+    call's epochs were never measured, so the call's first epoch starts the
+    comparison and ``history.best_validation_score`` ends as the score of the
+    restored weights.
     """
     params = objective.params
     best_params = None
     last_finite = None
-    budget = None if isinstance(max_iter, int) else max_iter
+    budget = max_iter if isinstance(max_iter, EpochBudget) else None
+    if validation is not None:
+        history.best_validation_score = -np.inf
+        history.epochs_without_improvement = 0
     limit = max_iter if budget is None else budget.max_epochs
     least = 0
     epoch = 0
@@ -270,13 +298,14 @@ def train_epochs(
         if epoch_loss is None or not np.isfinite(epoch_loss):
             _restore_params(params, last_finite)
             optimizer.reset(params)
+            kept = "last finite" if best_params is None else "best validation"
             warnings.warn(
                 f"Training diverged in epoch {history.n_iter + 1} (the loss became "
-                "non-finite); the weights of the last finite epoch were kept, and the "
+                f"non-finite); the weights of the {kept} epoch were kept, and the "
                 "optimizer's state was reset. Lower learning_rate_init or scale the input.",
                 ConvergenceWarning,
             )
-            return
+            break
         if budget is not None and epoch == 1:
             least = budget.least_epochs(n_steps, n_seen)
         history.n_iter += 1

@@ -438,8 +438,11 @@ class TripletEmbedder(BaseEmbedder):
     :class:`sk_prodembed.pairs.PairSplit`. ``early_stopping`` does not apply
     to a fit with pairs (a split of the rows would cut pairs in two).
 
-    Labels may be any hashable values. The integer -1 marks an unlabeled
-    row; with string labels, pass ``y`` with ``dtype=object`` to mix them
+    Labels are discrete classes: integers, or strings (floats of integer
+    value, such as 3.0, count as integers; other floats are refused as
+    continuous targets, and so are mixes of strings and numbers). The
+    integer -1 marks an unlabeled row; with string labels, pass ``y`` with
+    ``dtype=object`` to mix them
     with -1. The string ``"-1"`` is rejected as ambiguous, whatever holds
     it (a numpy string or object array, a list, a pandas Series of any
     string dtype), with the one-line conversion to use; labels read from a
@@ -892,7 +895,7 @@ class TripletEmbedder(BaseEmbedder):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training rows; sparse input is never densified beyond a batch.
         y : array-like of shape (n_samples,) or RowPairs, default=None
-            Labels, any hashable values; the integer -1 marks unlabeled rows,
+            Labels, integers or strings (see Notes); the integer -1 marks unlabeled rows,
             which learn through the masked-view term. Optional when
             ``pairs`` are given; at least one of the two is needed. A
             :class:`~sk_prodembed.pairs.RowPairs` given as ``y`` is taken as

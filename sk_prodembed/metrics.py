@@ -271,7 +271,8 @@ def average_precision_at_k(y_true, y_pred, *, k=None, n_relevant=None):
     Examples
     --------
     >>> from sk_prodembed.metrics import average_precision_at_k
-    >>> average_precision_at_k([{3, 7}], [[3, 1, 7]])  # (1/1 + 2/3) / 2
+    >>> # (1/1 + 2/3) / 2
+    >>> average_precision_at_k([{3, 7}], [[3, 1, 7]])  # doctest: +ELLIPSIS
     0.8333...
     """
     relevant, n_relevant = _relevance_matrix(y_true, y_pred, k, n_relevant)
@@ -314,7 +315,8 @@ def ndcg_at_k(y_true, y_pred, *, k=None, n_relevant=None):
     Examples
     --------
     >>> from sk_prodembed.metrics import ndcg_at_k
-    >>> ndcg_at_k([{3}], [[1, 3]])  # 1 / log2(3)
+    >>> # 1 / log2(3)
+    >>> ndcg_at_k([{3}], [[1, 3]])  # doctest: +ELLIPSIS
     0.6309...
     """
     relevant, n_relevant = _relevance_matrix(y_true, y_pred, k, n_relevant)

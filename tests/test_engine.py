@@ -258,3 +258,73 @@ def test_budgeted_training_warns_without_a_plateau():
         history = _train(LinearRegressionObjective(3), X, y, tol=0, n_iter_no_change=100,
                          max_iter=budget)
     assert history.n_iter == 4 and history.n_steps == 40
+
+
+def test_numpy_integer_max_iter_is_a_number_of_epochs():
+    # GridSearchCV over np.arange(...) passes numpy integers.
+    X, y = _data()
+    with pytest.warns(ConvergenceWarning, match=r"maximum iterations \(3\)"):
+        history = _train(LinearRegressionObjective(3), X, y, max_iter=np.int64(3), tol=0)
+    assert history.n_iter == 3
+
+
+class _ScoredByEpoch(LinearRegressionObjective):
+    """Validation scores given per epoch; the weights of each epoch are kept."""
+
+    def __init__(self, scores, **kwargs):
+        super().__init__(3, **kwargs)
+        self.scores, self.weights = list(scores), []
+
+    def validation_score(self, X_val, y_val):
+        self.weights.append(self.w.copy())
+        return self.scores[len(self.weights) - 1]
+
+
+def test_divergence_under_early_stopping_keeps_the_best_validation_epoch():
+    X, y = _data()
+    # 10 batches an epoch: the loss becomes NaN in the fourth epoch.
+    objective = _ScoredByEpoch([0.1, 0.5, 0.2], explode_after=35)
+    with pytest.warns(ConvergenceWarning, match="best validation epoch were kept"):
+        history = _train(objective, X, y, validation=(X, y), n_iter_no_change=10)
+    assert history.n_iter == 3
+    np.testing.assert_array_equal(objective.w, objective.weights[1])
+    assert history.best_validation_score == 0.5
+
+
+def test_a_warm_started_early_stopping_restores_the_best_epoch_of_its_own_call():
+    X, y = _data()
+    history = TrainingHistory()
+    _train(_ScoredByEpoch([0.9, 0.8, 0.7]), X, y, history=history, validation=(X, y),
+           n_iter_no_change=1)
+    assert history.best_validation_score == 0.9
+    # The next call holds out other rows: its scores are not comparable with
+    # 0.9, and its best epoch (the second) is the one restored and reported.
+    objective = _ScoredByEpoch([0.2, 0.4, 0.3, 0.1])
+    objective.w[:] = 1.0
+    _train(objective, X, y, history=history, validation=(X, y), n_iter_no_change=1)
+    assert history.validation_scores[3:] == [0.2, 0.4, 0.3, 0.1]
+    np.testing.assert_array_equal(objective.w, objective.weights[1])
+    assert history.best_validation_score == 0.4
+
+
+def test_stratified_split_keeps_every_label_proportional_with_many_labels():
+    rng = np.random.RandomState(0)
+    sizes = rng.randint(2, 12, size=300)  # 300 labels, more than the 190 held-out rows
+    y = np.repeat(np.arange(300), sizes)
+    X = np.arange(len(y)).reshape(-1, 1)
+    X_train, X_val, y_train, y_val = split_validation(X, y, 0.1, rng, stratify=True)
+    assert len(X_val) == int(np.ceil(0.1 * len(y)))
+    assert not set(X_train.ravel()) & set(X_val.ravel())
+    share = sizes * len(X_val) / len(y)
+    held = np.bincount(y_val, minlength=300)
+    assert np.all(np.abs(held - share) < 1)
+    assert np.all(np.bincount(y_train, minlength=300) >= 1)
+
+
+def test_stratified_split_keeps_the_row_of_a_label_seen_once_for_training():
+    y = np.concatenate([np.repeat([0, 1], 40), np.arange(2, 12)])  # ten labels of one row
+    X = np.arange(len(y)).reshape(-1, 1)
+    for seed in range(5):
+        _, _, y_train, y_val = split_validation(X, y, 0.2, np.random.RandomState(seed), True)
+        assert set(range(2, 12)) <= set(y_train)
+        assert np.sum(y_val == 0) == np.sum(y_val == 1) == 9

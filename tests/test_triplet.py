@@ -172,6 +172,34 @@ def test_partial_fit_matches_fit_epoch_by_epoch():
     np.testing.assert_allclose(fitted.transform(X), stepped.transform(X), rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("loss", ["triplet", "proxy"])
+def test_the_ridge_start_and_proxies_never_see_the_held_out_rows(monkeypatch, loss):
+    import sk_prodembed._base as base
+
+    seen = {}
+
+    def recording_split(*args, **kwargs):
+        split = base_split(*args, **kwargs)
+        seen["val"] = split[1]
+        return split
+
+    def recording_init(self, X, y, rng):
+        seen["init"] = X
+        return init(self, X, y, rng)
+
+    base_split, init = base.split_validation, TripletEmbedder._initialize_networks
+    monkeypatch.setattr(base, "split_validation", recording_split)
+    monkeypatch.setattr(TripletEmbedder, "_initialize_networks", recording_init)
+    X, y = _catalog()
+    X = sp.csr_matrix(X)
+    X.data += np.arange(X.nnz) * 1e-6  # every row distinct
+    _fit(_small(early_stopping=True, validation_fraction=0.2, loss=loss), X, y)
+    init_rows = {tuple(row) for row in seen["init"].toarray()}
+    val_rows = {tuple(row) for row in seen["val"].toarray()}
+    assert len(init_rows) == X.shape[0] - seen["val"].shape[0]
+    assert not init_rows & val_rows
+
+
 def test_early_stopping_records_validation_precision_and_restores_the_best(monkeypatch):
     import sk_prodembed._base as base
 
