@@ -126,7 +126,8 @@ class NearestNeighborRecommender(BaseEstimator):
         The ``item_ids`` given to ``fit``; None means ids are row indices.
     index_ : object or None
         The search index for ``"hnsw"`` and the tree algorithms (private
-        types; they pickle); None for the exact ``"brute"``.
+        types; they pickle: a tree without its rows, rebuilt from
+        ``catalog_`` on load); None for the exact ``"brute"``.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -245,7 +246,7 @@ class NearestNeighborRecommender(BaseEstimator):
         index = self._new_index()
         if index is not None:
             index.build(catalog)
-        self._set_catalog(catalog, y, item_ids)
+        self._set_catalog(catalog, y, item_ids, self._row_sum_of(catalog))
         self.index_ = index
         return self
 
@@ -289,9 +290,12 @@ class NearestNeighborRecommender(BaseEstimator):
             rows = rows.toarray() if sp.issparse(rows) else rows
             catalog = np.concatenate([self.catalog_, rows])
         labels = None if y is None else np.concatenate([self.catalog_labels_, y])
+        row_sum = self._row_sum
+        if row_sum is not None:
+            row_sum = row_sum + rows.sum(axis=0, dtype=np.float64)
         if self.index_ is not None:
             self.index_.add(catalog, self.catalog_.shape[0])
-        self._set_catalog(catalog, labels, item_ids)
+        self._set_catalog(catalog, labels, item_ids, row_sum)
         return self
 
     def remove_items(self, item_ids):
@@ -321,9 +325,18 @@ class NearestNeighborRecommender(BaseEstimator):
         keep = np.flatnonzero(~removed)
         catalog = self.catalog_[keep]
         labels = None if self.catalog_labels_ is None else self.catalog_labels_[keep]
+        row_sum = self._row_sum
+        if row_sum is not None:
+            # Subtracting costs a pass over the removed rows; once they are at
+            # least as many as the kept ones, summing the kept rows costs less,
+            # and starts the sum afresh (no rounding carried over).
+            if len(removed) - len(keep) < len(keep):
+                row_sum = row_sum - self.catalog_[removed].sum(axis=0, dtype=np.float64)
+            else:
+                row_sum = self._row_sum_of(catalog)
         if self.index_ is not None:
             self.index_.remove(catalog, removed)
-        self._set_catalog(catalog, labels, self.item_ids_[keep])
+        self._set_catalog(catalog, labels, self.item_ids_[keep], row_sum)
         return self
 
     # -- recommendations -----------------------------------------------------
@@ -592,11 +605,31 @@ class NearestNeighborRecommender(BaseEstimator):
             raise ValueError(f"{error} New item_ids must not already be in the catalog.") from None
         return combined
 
-    def _set_catalog(self, catalog, labels, item_ids):
+    def _set_catalog(self, catalog, labels, item_ids, row_sum):
         self.catalog_ = catalog
         self.catalog_labels_ = labels
         self.item_ids_ = item_ids
+        self._row_sum = row_sum
         self._build_lookup_table()
+
+    def _row_sum_of(self, catalog):
+        """The float64 sum of the catalog's rows, which the exact euclidean search
+        is centred by (see :meth:`_search_center`); None for cosine and sparse rows,
+        whose search needs no centre."""
+        if self.metric != "euclidean" or sp.issparse(catalog):
+            return None
+        return catalog.sum(axis=0, dtype=np.float64)
+
+    def _search_center(self):
+        """The catalog's mean row, which the exact euclidean search centres by: kept
+        as a float64 sum by fit, partial_fit and remove_items, each of which adds or
+        subtracts only the rows it changes, so that no search pays a pass over the
+        catalog for it. An update rounds the sum by about 1e-16 of its size: a
+        million updates leave the mean far closer to the exact one than float32
+        can hold it, and a removal of at least half of the catalog sums it afresh."""
+        if self._row_sum is None:
+            return None
+        return (self._row_sum / self.catalog_.shape[0]).astype(self.catalog_.dtype)
 
     def _build_lookup_table(self):
         """The table from id to catalog row, rebuilt with every catalog change
@@ -621,6 +654,12 @@ class NearestNeighborRecommender(BaseEstimator):
         super().__setstate__(state)
         if "item_ids_" in self.__dict__ and "_sorted_ids" not in self.__dict__:
             self._build_lookup_table()
+        if "catalog_" in self.__dict__ and "_row_sum" not in self.__dict__:
+            # Saved before the sum was kept: one pass now, none per search.
+            self._row_sum = self._row_sum_of(self.catalog_)
+        if self.__dict__.get("index_") is not None:
+            # A tree is saved without its rows, which are the catalog's.
+            self.index_.restore(self.catalog_)
 
     def _new_index(self):
         if self.algorithm == "brute":
@@ -771,6 +810,7 @@ class NearestNeighborRecommender(BaseEstimator):
         return exact_top_k(
             X, self.catalog_, n, metric=self.metric, exclusions=exclusions,
             n_jobs=effective_n_jobs(self.n_jobs), item_rows=candidates,
+            center=self._search_center(),
         )
 
     def _warn_about_few_candidates(self, n, n_recommendations, query=None):

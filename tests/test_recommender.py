@@ -372,6 +372,59 @@ def test_threads_give_the_same_result(catalog_and_queries, tiny_blocks):
     assert_allclose(serial[1], threaded[1])
 
 
+def _offset_catalog(n_items=3000, n_queries=40, seed=0):
+    # Every coordinate near 100, the rows 0.1 apart: float32 euclidean search
+    # needs its centre here (see test_search_exact).
+    rng = np.random.default_rng(seed)
+    catalog = (100 + 0.1 * rng.normal(size=(n_items, 16))).astype(np.float32)
+    return catalog, (100 + 0.1 * rng.normal(size=(n_queries, 16))).astype(np.float32)
+
+
+def _recording_reductions_over(catalog):
+    """``catalog`` as an array that records each reduction over all of its rows
+    (a sum or mean of the whole catalog) and otherwise computes as usual."""
+    reductions = []
+
+    class RecordingCatalog(np.ndarray):
+        def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+            if method == "reduce" and inputs[0].shape[0] == len(catalog):
+                reductions.append(ufunc.__name__)
+            inputs = [np.asarray(value) for value in inputs]
+            if "out" in kwargs:
+                kwargs["out"] = tuple(np.asarray(value) for value in kwargs["out"])
+            return getattr(ufunc, method)(*inputs, **kwargs)
+
+    return catalog.view(RecordingCatalog), reductions
+
+
+def test_euclidean_recommend_does_not_recompute_the_catalog_mean():
+    catalog, queries = _offset_catalog()
+    recommender = NearestNeighborRecommender(10, metric="euclidean").fit(catalog)
+    # What the search gave when it centred by the mean it computed per call.
+    per_call_mean = _exact.exact_top_k(queries, catalog, 10, metric="euclidean")
+    recommender.catalog_, reductions = _recording_reductions_over(recommender.catalog_)
+    ids, similarities = recommender.recommend(queries)
+    assert reductions == []
+    assert_array_equal(ids, per_call_mean[0])
+    assert_array_equal(similarities, per_call_mean[1])
+    recommender.catalog_.mean(axis=0)  # what a per-call mean would have shown
+    assert reductions == ["add"]
+
+
+def test_a_model_saved_without_the_centre_computes_it_on_load_not_per_call():
+    catalog, queries = _offset_catalog()
+    recommender = NearestNeighborRecommender(10, metric="euclidean").fit(catalog)
+    state = recommender.__getstate__()
+    state.pop("_row_sum", None)  # as saved by versions that computed it per call
+    loaded = NearestNeighborRecommender.__new__(NearestNeighborRecommender)
+    loaded.__setstate__(state)
+    loaded.catalog_, reductions = _recording_reductions_over(loaded.catalog_)
+    ids, similarities = loaded.recommend(queries)
+    assert reductions == []
+    assert_array_equal(ids, recommender.recommend(queries)[0])
+    assert_array_equal(similarities, recommender.recommend(queries)[1])
+
+
 def _label_precision_loop(recommended_indices, catalog_labels, query_labels):
     per_query = []
     for row, query_label in zip(recommended_indices, query_labels):

@@ -240,6 +240,46 @@ def test_partial_fit_then_remove_equals_fitting_the_final_catalog(algorithm, spa
     assert recommender.score(queries, labels[:15]) == reference.score(queries, labels[:15])
 
 
+@pytest.mark.parametrize("removed", [slice(10, 30), slice(5, 75)])  # subtracted, summed afresh
+def test_catalog_updates_keep_the_euclidean_centre_the_catalog_mean(removed):
+    # float32 rows near 100: the search is exact only when centred near the mean.
+    rng = np.random.default_rng(5)
+    catalog = (100 + 0.1 * rng.normal(size=(90, 6))).astype(np.float32)
+    ids = np.arange(90) + 500
+    recommender = NearestNeighborRecommender(5, metric="euclidean")
+    for rows in (slice(0, 40), slice(40, 70), slice(70, 90)):
+        recommender.partial_fit(catalog[rows], item_ids=ids[rows])
+    recommender.remove_items(ids[removed])
+    keep = np.setdiff1d(np.arange(90), np.arange(90)[removed])
+    reference = NearestNeighborRecommender(5, metric="euclidean").fit(
+        catalog[keep], item_ids=ids[keep]
+    )
+    assert_allclose(recommender._row_sum / len(keep),
+                    catalog[keep].mean(axis=0, dtype=np.float64), rtol=1e-13)
+    queries = (100 + 0.1 * rng.normal(size=(15, 6))).astype(np.float32)
+    expected_ids, expected_similarities = reference.recommend(queries)
+    ids_found, similarities = recommender.recommend(queries)
+    assert_array_equal(ids_found, expected_ids)
+    assert_allclose(similarities, expected_similarities, rtol=1e-6)
+
+
+def test_many_updates_do_not_drift_the_euclidean_centre():
+    # The catalog grows and shrinks by a little under half, again and again:
+    # every removal subtracts from the kept sum, none sums the catalog afresh.
+    rng = np.random.default_rng(6)
+    recommender = NearestNeighborRecommender(3, metric="euclidean")
+    next_id = 0
+    for _ in range(60):
+        rows = (1e4 + rng.normal(size=(400, 4))).astype(np.float32)
+        recommender.partial_fit(rows, item_ids=np.arange(next_id, next_id + 400))
+        next_id += 400
+        n_items = recommender.catalog_.shape[0]
+        recommender.remove_items(recommender.item_ids_[: (n_items - 1) // 2])
+    exact = recommender.catalog_.mean(axis=0, dtype=np.float64)
+    assert_allclose(recommender._row_sum / recommender.catalog_.shape[0], exact, rtol=1e-12)
+    assert_array_equal(recommender._search_center(), exact.astype(np.float32))
+
+
 def test_partial_fit_without_ids_numbers_items_on(catalog_and_queries):
     catalog, _ = catalog_and_queries
     recommender = NearestNeighborRecommender(1).fit(catalog[:50])

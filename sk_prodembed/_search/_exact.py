@@ -38,7 +38,8 @@ def block_memory_bytes(itemsize, n_threads):
     return n_threads * QUERY_BLOCK * ITEM_BLOCK * (2 * itemsize + 1)
 
 
-def exact_top_k(queries, catalog, n, *, metric, exclusions=None, n_jobs=1, item_rows=None):
+def exact_top_k(queries, catalog, n, *, metric, exclusions=None, n_jobs=1, item_rows=None,
+                center=None):
     """Catalog rows and similarities of the ``n`` best items per query.
 
     Parameters
@@ -53,10 +54,10 @@ def exact_top_k(queries, catalog, n, *, metric, exclusions=None, n_jobs=1, item_
         With "euclidean" items are ranked by ``q.c - |c|^2 / 2``, which orders
         them as ``-|q - c|``; the norms are computed block by block, so no
         array grows with the catalog. On a dense catalog both sides are first
-        shifted by the catalog's mean row (distances do not change): in
-        float32, rows that share a large offset (every coordinate near 100,
-        say) would otherwise lose the differences between items to rounding
-        in ``q.c`` and ``|c|^2``.
+        shifted by ``center`` (distances do not change): in float32, rows
+        that share a large offset (every coordinate near 100, say) would
+        otherwise lose the differences between items to rounding in ``q.c``
+        and ``|c|^2``.
     exclusions : csr_matrix of shape (n_queries, n_items), default=None
         Non-zero entries are (query, item) pairs never to recommend.
     n_jobs : int, default=1
@@ -66,6 +67,12 @@ def exact_top_k(queries, catalog, n, *, metric, exclusions=None, n_jobs=1, item_
         The only catalog rows to search (increasing), gathered one block at
         a time, so that searching a few of them costs in proportion to their
         number and no copy of them is made. None searches every row.
+    center : ndarray of shape (n_features,), default=None
+        The row a dense euclidean search shifts both sides by: any row near
+        the catalog's mean keeps the rounding small. None computes the mean
+        row of ``catalog``, a full pass over it; a caller that searches one
+        catalog many times keeps it instead (the recommender keeps it through
+        its catalog updates). Unused for cosine and sparse rows.
 
     Returns
     -------
@@ -77,9 +84,12 @@ def exact_top_k(queries, catalog, n, *, metric, exclusions=None, n_jobs=1, item_
     n_queries = queries.shape[0]
     query_blocks = [slice(start, min(start + QUERY_BLOCK, n_queries))
                     for start in range(0, n_queries, QUERY_BLOCK)]
-    center = None
     if metric == "euclidean" and not sp.issparse(catalog) and not sp.issparse(queries):
-        center = catalog.mean(axis=0, dtype=np.float64).astype(catalog.dtype)
+        if center is None:
+            center = catalog.mean(axis=0, dtype=np.float64)
+        center = np.asarray(center, dtype=catalog.dtype)
+    else:
+        center = None
     # A transposed view; a sparse (or shifted) catalog is sliced by rows instead.
     catalog_t = (
         None if sp.issparse(catalog) or item_rows is not None or center is not None

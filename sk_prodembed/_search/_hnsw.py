@@ -92,6 +92,10 @@ class HNSWIndex:
             self.build(catalog)
         return self
 
+    def restore(self, catalog):
+        """Nothing to do after loading: the graph is saved whole (see __getstate__)."""
+        return self
+
     @property
     def n_tombstones(self):
         return int(np.count_nonzero(self.catalog_row_of_node < 0))

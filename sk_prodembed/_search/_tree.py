@@ -1,5 +1,7 @@
 """scikit-learn's KD and ball trees behind the index interface of :mod:`._hnsw`."""
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.neighbors import NearestNeighbors
@@ -19,6 +21,13 @@ class TreeIndex:
     (cosine 0) from every unit query and changes no other distance. Trees
     cannot be edited: catalog updates rebuild them, which costs
     ``O(n log n)``. Sparse queries are densified (the tree holds dense rows).
+
+    The fitted NearestNeighbors holds two copies of the catalog (its rows and
+    the tree's float64 ones) and the tree's node bounds: three to four times
+    the catalog that its owner keeps anyway. So the index pickles (and saves
+    with skops) without them, and its owner calls :meth:`restore` with that
+    catalog on load; the tree is rebuilt from the same rows, so it answers
+    every query as before.
     """
 
     def __init__(self, algorithm, metric, n_jobs):
@@ -47,6 +56,20 @@ class TreeIndex:
 
     def remove(self, catalog, removed):
         return self.build(catalog)
+
+    def restore(self, catalog):
+        """Rebuild the tree a loaded index was saved without, from ``catalog``."""
+        if "nn" in self.__dict__:
+            return self
+        with warnings.catch_warnings():
+            # A sparse catalog: scikit-learn said so when the model was fitted.
+            warnings.filterwarnings("ignore", "cannot use tree with sparse input")
+            return self.build(catalog)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("nn", None)
+        return state
 
     def search(self, queries, k, ef_search=None):
         """Catalog rows of the ``k`` nearest items; -1 beyond the catalog's size."""
