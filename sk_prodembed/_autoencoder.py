@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseEmbedder, canonical_rows
 from ._engine import resolve_batch_size, shuffled_batches
-from ._masking import split_missing
+from ._masking import fill_missing
 from ._network import MLP
 from ._reconstruction import MaskedReconstruction, has_negative_values
 
@@ -135,7 +135,10 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
     momentum : float, default=0.9
         Momentum of the ``"sgd"`` solver.
     beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
-        Parameters of the ``"adam"`` solver.
+        Parameters of the ``"adam"`` solver. ``beta_2`` must be at least
+        ``beta_1**2``: below, Adam's steps grow while a weight's gradient is
+        zero (a feature absent from the batches), so a fit raises a
+        ``ValueError``.
     warm_start : bool, default=False
         Continue from the previous fit instead of reinitialising: its
         weights and the optimizer's state (step count, moment estimates),
@@ -361,7 +364,7 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
 
     def _encode(self, X):
         # Missing entries enter the encoder as masked (zero) ones.
-        return super()._encode(split_missing(X)[0])
+        return super()._encode(fill_missing(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -391,8 +394,10 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
     def partial_fit(self, X, y=None):
         """One epoch over X, continuing from the current weights and optimizer.
 
-        The first call initialises the model from X. Early stopping does not
-        apply.
+        The first call initialises the model from X; a later call with no
+        rows (an empty block of a dask array) changes nothing. As in
+        scikit-learn's MLP, ``early_stopping=True`` raises a ``ValueError``
+        (a single epoch has no validation curve).
 
         Parameters
         ----------

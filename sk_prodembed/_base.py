@@ -23,7 +23,7 @@ from sklearn.base import (
 )
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _num_samples, check_is_fitted, validate_data
 
 from ._engine import (
     EpochBudget,
@@ -101,9 +101,10 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             )
         return [int(s) for s in sizes]
 
-    def _validate_X(self, X, reset, y="no_validation"):
+    def _validate_X(self, X, reset, y="no_validation", allow_empty=False):
         """validate_data with the input types every embedder accepts; returns
-        ``X``, or ``(X, y)`` when ``y`` is given, as ``validate_data`` does."""
+        ``X``, or ``(X, y)`` when ``y`` is given, as ``validate_data`` does.
+        ``allow_empty`` lets X have no rows (transform, an empty block)."""
         try:
             validated = validate_data(
                 self,
@@ -113,6 +114,7 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 accept_sparse=("csr", "csc"),
                 dtype=[np.float64, np.float32],
                 ensure_all_finite=self._ensure_all_finite,
+                ensure_min_samples=0 if allow_empty else 1,
             )
         except ValueError as error:
             # numpy's message for a list of product names, a text column of a
@@ -134,12 +136,28 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return X
 
     def _fit(self, X, y, incremental):
+        if self.solver == "adam" and self.beta_1 > np.sqrt(self.beta_2):
+            # m_j / sqrt(v_j) grows as (beta_1 / sqrt(beta_2))**j over steps of
+            # zero gradient, until sqrt(v_j) falls to epsilon: the weights of
+            # a feature no batch row has leap (every sparse fit has them).
+            raise ValueError(
+                f"beta_2={self.beta_2} is below beta_1**2={self.beta_1**2:.6g}: Adam "
+                "then takes ever larger steps on the weights of features absent from "
+                "the batches. Use beta_2 >= beta_1**2 (the default 0.999 with beta_1=0.9), "
+                "or lower beta_1."
+            )
         if incremental and self.early_stopping:
             # As scikit-learn's MLP: a single epoch has no validation curve.
             raise ValueError(
                 "partial_fit does not support early_stopping=True; set "
                 "early_stopping=False, or use fit for early stopping."
             )
+        if incremental and hasattr(self, "_history") and _has_no_rows(X):
+            # An empty block of a stream (boolean filtering of a dask array
+            # makes them): nothing to learn, but the columns must still fit.
+            self._check_training_state("partial_fit")
+            self._validate_X(X, reset=False, allow_empty=True)
+            return self
         # Training works on copies and assigns the fitted attributes at the end.
         # If anything interrupts it (an error, a KeyboardInterrupt), the
         # estimator is put back exactly as it was before the call.
@@ -213,7 +231,10 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
         for name, network in networks.items():
             setattr(self, name + "_", network)
-        self._rng = rng
+        # A continuation draws from the stream this fit left, not from the
+        # caller's RandomState (given as random_state), which it may draw from
+        # between calls.
+        self._rng = copy.deepcopy(rng) if rng is self.random_state else rng
         self._optimizer = optimizer
         self._history = history
         self._weightless_features = _weightless_features(self.encoder_)
@@ -288,7 +309,7 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             training data (float32 or float64).
         """
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
+        X = self._validate_X(X, reset=False, allow_empty=True)
         return self._encode(X)
 
     def _encode(self, X):
@@ -316,6 +337,15 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def _has_no_rows(X):
+    """Whether ``X`` is a table of zero rows (False for what is no table:
+    validation says what is wrong with it)."""
+    try:
+        return _num_samples(X) == 0
+    except TypeError:
+        return False
 
 
 def canonical_rows(X):

@@ -187,6 +187,10 @@ def _copy_params(params, out=None):
     return out
 
 
+def _all_finite(params):
+    return all(np.isfinite(param).all() for param in params)
+
+
 def _restore_params(params, saved):
     for param, value in zip(params, saved):
         param[...] = value
@@ -295,13 +299,15 @@ def train_epochs(
             epoch_loss, n_seen, n_steps = _run_epoch(
                 objective, optimizer, X, y, batches, rng
             )
-        if epoch_loss is None or not np.isfinite(epoch_loss):
+        # A loss is computed before its step: the epoch's last steps can
+        # overflow the weights while every loss was finite.
+        if epoch_loss is None or not np.isfinite(epoch_loss) or not _all_finite(params):
             _restore_params(params, last_finite)
             optimizer.reset(params)
             kept = "last finite" if best_params is None else "best validation"
             warnings.warn(
-                f"Training diverged in epoch {history.n_iter + 1} (the loss became "
-                f"non-finite); the weights of the {kept} epoch were kept, and the "
+                f"Training diverged in epoch {history.n_iter + 1} (the loss or the "
+                f"weights became non-finite); the weights of the {kept} epoch were kept, and the "
                 "optimizer's state was reset. Lower learning_rate_init or scale the input.",
                 ConvergenceWarning,
             )

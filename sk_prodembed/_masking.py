@@ -112,6 +112,24 @@ def _corrupt_sparse(X, mask_ratio, corruption, rng):
     return X_corrupted
 
 
+def fill_missing(X):
+    """``X`` with its missing (NaN) entries set to zero: ``X`` itself when
+    nothing is missing, otherwise a copy (of the stored values only, for a
+    CSR matrix). What ``transform`` needs, on input of any size."""
+    if sp.issparse(X):
+        missing = np.isnan(X.data)
+        if not missing.any():
+            return X
+        X_filled = X.copy()
+        X_filled.data[missing] = 0
+        X_filled.eliminate_zeros()
+        return X_filled
+    missing = np.isnan(X)
+    if not missing.any():
+        return X
+    return np.where(missing, 0, X).astype(X.dtype, copy=False)
+
+
 def split_missing(X):
     """Separate the missing (NaN) entries of a batch from its values.
 
@@ -119,22 +137,20 @@ def split_missing(X):
     -------
     X_filled : ndarray or CSR matrix
         ``X`` with missing entries set to zero (``X`` itself when nothing is
-        missing; otherwise a copy).
+        missing; otherwise a copy), as :func:`fill_missing` gives it.
     observed : ndarray of bool of shape X.shape, or None
-        False at the missing entries; None when nothing is missing.
+        False at the missing entries; None when nothing is missing. Dense:
+        for a batch, not for a whole catalog.
     """
     if sp.issparse(X):
         missing = np.isnan(X.data)
         if not missing.any():
             return X, None
-        X_filled = X.copy()
-        X_filled.data[missing] = 0
-        X_filled.eliminate_zeros()
         rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
         observed = np.ones(X.shape, dtype=bool)
         observed[rows[missing], X.indices[missing]] = False
-        return X_filled, observed
+        return fill_missing(X), observed
     missing = np.isnan(X)
     if not missing.any():
         return X, None
-    return np.where(missing, 0, X).astype(X.dtype, copy=False), ~missing
+    return fill_missing(X), ~missing

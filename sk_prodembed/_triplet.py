@@ -376,7 +376,10 @@ class TripletEmbedder(BaseEmbedder):
     momentum : float, default=0.9
         Momentum of the ``"sgd"`` solver.
     beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
-        Parameters of the ``"adam"`` solver.
+        Parameters of the ``"adam"`` solver. ``beta_2`` must be at least
+        ``beta_1**2``: below, Adam's steps grow while a weight's gradient is
+        zero (a feature absent from the batches), so a fit raises a
+        ``ValueError``.
     warm_start : bool, default=False
         Continue from the previous fit instead of reinitialising: its
         weights and the optimizer's state (step count, moment estimates),
@@ -931,7 +934,9 @@ class TripletEmbedder(BaseEmbedder):
         The first call initialises the model (and checks the labels as
         ``fit`` does); later calls may bring new labels, which are added to
         ``classes_``, and new pairs, which index the rows of their own
-        ``X``. Early stopping does not apply.
+        ``X``; a later call with no rows (an empty block of a dask array)
+        changes nothing. As in scikit-learn's MLP, ``early_stopping=True``
+        raises a ``ValueError`` (a single epoch has no validation curve).
 
         Parameters
         ----------

@@ -471,3 +471,23 @@ def test_sampling_updates_only_the_weights_of_features_it_sees():
     restored = pickle.loads(pickle.dumps(long))
     assert restored.decoder_.coefs[-1].flags.f_contiguous
     np.testing.assert_array_equal(restored.transform(X), long.transform(X))
+
+
+def test_transform_of_sparse_rows_with_a_missing_value_stays_sparse():
+    # One NaN made transform build a dense boolean mask of X's whole shape
+    # (a million products of a 100,000-word vocabulary: 100 GB).
+    import tracemalloc
+
+    X = sp.random(200, 50_000, density=2e-4, format="csr", random_state=0)
+    model = _quiet(MaskedAutoencoderEmbedder(n_components=4, max_iter=1, random_state=0),
+                   "fit", X)
+    X_missing = X.copy()
+    X_missing.data[0] = np.nan
+    expected = X.copy()
+    expected.data[0] = 0
+    tracemalloc.start()
+    embedding = model.transform(X_missing)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 2e6  # the dense mask alone would be 10 MB
+    np.testing.assert_array_equal(embedding, model.transform(expected))

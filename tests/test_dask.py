@@ -72,6 +72,29 @@ def test_incremental_fit_on_a_cluster_matches_in_memory(client, Estimator, spars
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_a_filtered_dask_array_with_an_empty_block_fits_and_embeds(client, Estimator):
+    # Boolean filtering leaves blocks of unknown size, here one of them empty:
+    # it trains nothing and embeds to no rows, as the README says.
+    X, y, dX, dy = _data(sparse=False)
+    keep = np.ones(X.shape[0], dtype=bool)
+    keep[CHUNK : 2 * CHUNK] = False
+    dkeep = da.from_array(keep, chunks=CHUNK)
+    dX_kept, dy_kept = dX[dkeep], dy[dkeep]
+    incremental = wrappers.Incremental(
+        Estimator(n_components=3, random_state=0), shuffle_blocks=False
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        incremental.fit(dX_kept, dy_kept)
+    reference = _in_memory_reference(Estimator, X[keep], y[keep])
+    model = incremental.estimator_
+    np.testing.assert_allclose(model.transform(X), reference.transform(X), rtol=1e-6, atol=1e-9)
+    Z = dX_kept.map_blocks(model.transform, chunks=(dX_kept.chunks[0], (3,)),
+                           dtype=model.encoder_.dtype)
+    np.testing.assert_array_equal(Z.compute(), model.transform(X[keep]))
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_map_blocks_transforms_in_parallel_with_the_right_shape(client, Estimator):
     # The README's way: ParallelPostFit.transform computes the same values but
     # declares the input's width, so the result cannot be sliced.

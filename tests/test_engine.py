@@ -328,3 +328,25 @@ def test_stratified_split_keeps_the_row_of_a_label_seen_once_for_training():
         _, _, y_train, y_val = split_validation(X, y, 0.2, np.random.RandomState(seed), True)
         assert set(range(2, 12)) <= set(y_train)
         assert np.sum(y_val == 0) == np.sum(y_val == 1) == 9
+
+
+def test_weights_that_overflow_in_the_last_step_of_an_epoch_count_as_divergence():
+    # Each loss is computed before its step: the last step of an epoch can
+    # leave infinite weights behind a finite loss.
+    X, y = _data()
+
+    class OverflowingStep(LinearRegressionObjective):
+        def loss_and_gradient(self, batch):
+            loss, grads = super().loss_and_gradient(batch)
+            if self.calls == 20:  # the last batch of the second epoch
+                grads = [np.full_like(grads[0], -np.inf)]
+            return loss, grads
+
+    objective = OverflowingStep(3)
+    with pytest.warns(ConvergenceWarning, match="diverged in epoch 2"):
+        history = _train(objective, X, y)
+    assert history.n_iter == 1
+    assert np.isfinite(objective.w).all()
+    probe = LinearRegressionObjective(3)
+    _train(probe, X, y, max_iter=1, check_convergence=False)
+    np.testing.assert_array_equal(objective.w, probe.w)

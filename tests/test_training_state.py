@@ -124,3 +124,56 @@ def test_skops_round_trip_without_training_state(Estimator, tmp_path):
     np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
     with pytest.raises(ValueError, match="drop_training_state"):
         loaded.partial_fit(X, np.arange(400) % 8)
+
+
+@pytest.mark.parametrize("estimator", [MaskedAutoencoderEmbedder, TripletEmbedder])
+@pytest.mark.parametrize("beta_2", [0.5, 0.0])
+def test_adam_with_beta_2_below_beta_1_squared_is_refused_before_training(estimator, beta_2):
+    # Adam's steps on the weights of a feature absent from the batches grow as
+    # (beta_1 / sqrt(beta_2))**j: on sparse rows a fit ran to weights of 1e2-1e3.
+    X = np.abs(np.random.RandomState(0).randn(40, 6))
+    y = np.repeat([0, 1], 20)
+    with pytest.raises(ValueError, match=rf"beta_2={beta_2} is below beta_1\*\*2=0.81"):
+        estimator(n_components=2, beta_2=beta_2, max_iter=2).fit(X, y)
+    # At the boundary (ratio 1), and with the sgd solver, which has no beta_2, it fits.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator(n_components=2, beta_2=0.81, max_iter=2).fit(X, y)
+        estimator(n_components=2, solver="sgd", beta_2=0.5, max_iter=2).fit(X, y)
+
+
+@pytest.mark.parametrize("estimator", [MaskedAutoencoderEmbedder, TripletEmbedder])
+def test_a_continuation_does_not_read_the_callers_random_state(estimator):
+    # Given a RandomState as random_state, the fitted model kept that very
+    # object as its stream: the caller's own draws between two partial_fit
+    # calls changed what the second one learned.
+    X = np.abs(np.random.RandomState(0).randn(60, 6))
+    y = np.repeat([0, 1, 2], 20)
+    models = []
+    for draw_between in (False, True):
+        random_state = np.random.RandomState(0)
+        model = estimator(n_components=2, random_state=random_state)
+        model.partial_fit(X, y)
+        if draw_between:
+            random_state.rand(10)
+        models.append(model.partial_fit(X, y))
+    np.testing.assert_array_equal(models[0].transform(X), models[1].transform(X))
+
+
+@pytest.mark.parametrize("estimator", [MaskedAutoencoderEmbedder, TripletEmbedder])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_an_empty_block_embeds_to_no_rows_and_trains_nothing(estimator, sparse):
+    # Boolean filtering of a dask array leaves empty blocks, which
+    # Incremental.fit and map_blocks(transform) hand to the model as they are.
+    X = np.abs(np.random.RandomState(0).randn(60, 6))
+    y = np.repeat([0, 1, 2], 20)
+    to_input = sp.csr_matrix if sparse else np.asarray
+    model = estimator(n_components=2, random_state=0).partial_fit(to_input(X), y)
+    assert model.transform(to_input(X[:0])).shape == (0, 2)
+    saved = pickle.dumps(model)
+    assert model.partial_fit(to_input(X[:0]), y[:0]) is model
+    assert pickle.dumps(model) == saved
+    with pytest.raises(ValueError, match="X has 5 features"):
+        model.partial_fit(to_input(X[:0, :5]), y[:0])
+    with pytest.raises(ValueError, match="0 sample"):
+        estimator(n_components=2).partial_fit(to_input(X[:0]), y[:0])

@@ -562,13 +562,14 @@ def test_target_is_required():
         dict(solver="sgd", momentum=0.0),
         dict(beta_1=0.9, beta_2=0.81),
         dict(beta_1=0.0),
-        dict(beta_2=0.0),
+        dict(beta_1=0.0, beta_2=0.0),
     ],
 )
 def test_boundary_optimizer_settings_train_on_sparse_input_as_on_dense(params):
     # Sparse input trains with lazy updates whose closed-form catch-up has a
     # geometric ratio of 0 or 1 at these settings (1 divided 0 by 0, which
     # made the sparse fit diverge in its first epoch while the dense one trained).
+    # beta_2=0 with beta_1 > 0 is refused (test_training_state).
     X, y = _catalog()
 
     def fit(X):
