@@ -394,6 +394,139 @@ def test_several_text_columns_join_as_plain_text_and_recommend_reads_them_again(
     assert list(csv.DictReader(out.splitlines()))[0]["recommended_id"] == "sku5"
 
 
+# -- label cells of several categories, category paths -------------------------
+
+SUBCATEGORIES = ["Clothing > Tshirts", "Clothing > Hoodies", "Decor > Mugs", "Decor > Lamps"]
+
+
+def _labelled_rows(cell):
+    """_rows() with the label cell ``cell(row, category)`` of each of 4 categories."""
+    texts, labels = make_product_catalog(80, 4, random_state=0)
+    return [[f"sku{i}", text, cell(i, label)] for i, (text, label) in enumerate(zip(texts, labels))]
+
+
+def _woocommerce_rows():
+    # WooCommerce's "Categories": a product's categories joined by ", ", each
+    # a path; a product of "Clothing > Tshirts" is often in "Clothing" too.
+    forms = ["{path}", "{path}, {top}", "{top}, {path}, Sale", " {top} ,, {path} "]
+    return _labelled_rows(lambda i, label: forms[i % 4].format(
+        path=SUBCATEGORIES[label], top=SUBCATEGORIES[label].split(" > ")[0]))
+
+
+def _trained_categories(model):
+    # The TripletEmbedder recommends beside the words: it is inside the union.
+    return model.named_steps["embedder"].transformer_list[1][1][0].estimator.classes_.tolist()
+
+
+def test_woocommerce_cells_give_one_label_per_product_the_most_specific(capsys, tmp_path):
+    path = _write(tmp_path / "p.csv", _woocommerce_rows())
+    model, err = _fit_pickle(capsys, path, tmp_path, "--label-separator", ",")
+    assert _trained_categories(model) == sorted(SUBCATEGORIES)
+    # "Clothing > Tshirts, Clothing" is "Clothing > Tshirts": no fragments dropped as small.
+    assert "Labels: kept 80 of 80 rows, in 4 categories\n" in err
+    assert ("Labels: 60 cells held several categories separated by ','; the most specific "
+            "was kept") in err
+
+
+def test_without_label_options_a_cell_is_one_category_as_written(capsys, tmp_path):
+    rows = _woocommerce_rows()
+    model, err = _fit_pickle(capsys, _write(tmp_path / "p.csv", rows), tmp_path)
+    assert "several categories" not in err and "cut to" not in err
+    assert "Labels: kept 58 of 80 rows, in 10 categories; dropped 22 rows in 6 categories" in err
+    assert "Clothing > Tshirts, Clothing" in _trained_categories(model)
+    assert set(_trained_categories(model)) <= {row[2] for row in rows}
+
+
+@pytest.mark.parametrize(
+    "written, separator",
+    [("{} > {} > {}", " > "), ("{} >> {} >> {}", ">>"), ('["{} >> {} >> {}"]', ">>")],
+    ids=["Shopify and Google", "Flipkart", "Flipkart's JSON list"],
+)
+def test_label_depth_cuts_paths_at_either_separator(capsys, tmp_path, written, separator):
+    # Three levels under two departments; every 16th product is in "Gifts",
+    # a category of one level, which stays whole.
+    departments = ["Apparel & Accessories", "Home & Garden"]
+
+    def cell(i, label):
+        if i % 16 == 0:
+            return "Gifts"
+        return written.format(departments[label // 2], f"Group {label}", f"Leaf {i % 3}")
+
+    rows = _labelled_rows(cell)
+    model, err = _fit_pickle(capsys, _write(tmp_path / "p.csv", rows), tmp_path,
+                             "--label-depth", "2")
+    assert _trained_categories(model) == [
+        "Apparel & Accessories > Group 0", "Apparel & Accessories > Group 1", "Gifts",
+        "Home & Garden > Group 2", "Home & Garden > Group 3",
+    ]
+    assert "Labels: kept 80 of 80 rows, in 5 categories\n" in err
+    n_paths = len({row[2] for row in rows})
+    assert (f"Labels cut to 2 levels (separated by {separator!r}): 5 categories, of {n_paths} "
+            "before cutting") in err
+
+
+def test_the_most_specific_category_is_chosen_before_the_cut(capsys, tmp_path):
+    # Cut first, "Sale" and "Clothing" would tie at one level and "Sale" win.
+    def cell(i, label):
+        if label < 2:
+            return f"Sale, {SUBCATEGORIES[label]} > Size {i % 3}"
+        return f"{SUBCATEGORIES[label]}, Decor"
+
+    path = _write(tmp_path / "p.csv", _labelled_rows(cell))
+    model, err = _fit_pickle(capsys, path, tmp_path, "--label-separator", ",",
+                             "--label-depth", "1")
+    assert _trained_categories(model) == ["Clothing", "Decor"]
+    assert "Labels: 80 cells held several categories separated by ','" in err
+    assert "Labels cut to 1 level (separated by ' > '): 2 categories, of 8 before cutting" in err
+
+
+@pytest.mark.parametrize(
+    "cell, separator, depth, label",
+    [
+        ("Clothing > Tshirts, Clothing", ",", None, "Clothing > Tshirts"),
+        ("Clothing, Clothing > Hoodies, Decor", ", ", None, "Clothing > Hoodies"),
+        ("Decor > Mugs, Clothing > Tshirts", ",", None, "Decor > Mugs"),  # a tie: the first
+        (" , Decor  ,,", ",", None, "Decor"),
+        (", ,", ",", None, None),
+        # WooCommerce writes a comma of a name as "\,".
+        ("Clothing, Lingerie\\, Sleep & Swimwear > Shorts", ",", None,
+         "Lingerie, Sleep & Swimwear > Shorts"),
+        ("Home | Kitchen > Mugs", "|", None, "Kitchen > Mugs"),
+        ("Home & Garden > Kitchen & Dining > Tableware", None, 2,
+         "Home & Garden > Kitchen & Dining"),
+        ("Clothing  >  Tshirts > ", None, None, "Clothing > Tshirts"),
+        ("Gifts", None, 3, "Gifts"),
+        ('["Clothing >> Women\'s Clothing >> Shorts"]', None, 2, "Clothing > Women's Clothing"),
+        ("Sale, Decor > Lamps > Desk", ",", 1, "Decor"),
+    ],
+)
+def test_a_label_cell_reads_as_one_category(cell, separator, depth, label):
+    from sk_prodembed._cli._catalog import category_labels
+    from sk_prodembed._cli._progress import Progress
+
+    assert category_labels([cell], separator, depth, Progress(quiet=True)) == [label]
+
+
+def test_evaluate_cuts_the_bundled_catalog_at_the_label_depth(capsys, monkeypatch):
+    # The bundled loader cuts its own trees; a small stand-in saves the training.
+    import sk_prodembed.datasets
+    from sklearn.utils import Bunch
+
+    depths = []
+
+    def load_flipkart_products(*, depth, min_class_size):
+        depths.append(depth)
+        texts, labels = make_product_catalog(60, 3, random_state=0)
+        labels = np.array([f"category {label}" for label in labels], dtype=object)
+        return Bunch(data=texts, target=labels, target_names=np.unique(labels))
+
+    monkeypatch.setattr(sk_prodembed.datasets, "load_flipkart_products", load_flipkart_products)
+    for options in ([], ["--label-depth", "1"]):
+        status, _, err = run(capsys, *FAST, "--n-examples", "0", "--quiet", *options)
+        assert status == 0, err
+    assert depths == [2, 1]
+
+
 # -- models: formats, safe loading, recommendations ---------------------------
 
 
@@ -627,6 +760,8 @@ BAD_INPUTS = {
                         "pass the right one with --sep"),
     "zero components": (lambda p: _write(p / "p.csv", _rows()), ["--n-components", "0"],
                         "--n-components must be at least 1, got 0"),
+    "zero label depth": (lambda p: _write(p / "p.csv", _rows()), ["--label-depth", "0"],
+                         "--label-depth must be at least 1, got 0"),
 }
 
 
@@ -680,6 +815,11 @@ BAD_OPTIONS = {
     "categories of one": (["fit", "--csv", "{csv}", "--label-column", "category",
                            "--min-class-size", "1", "--model", "{tmp}/m.pkl"],
                           "--min-class-size must be at least 2, got 1"),
+    "label separator of paths": (["fit", "--csv", "{csv}", "--label-column", "category",
+                                  "--label-separator", " > ", "--model", "{tmp}/m.pkl"],
+                                 "--label-separator ' > ' would split category paths"),
+    "label depth without labels": (["fit", "--csv", "{csv}", "--label-depth", "2", "--model",
+                                    "{tmp}/m.pkl"], "--label-depth needs --label-column"),
     "semicolons in a .csv": (["fit", "--csv", "{tmp}/semicolons.csv", "--model", "{tmp}/m.pkl"],
                              "looks semicolon-separated: pass --sep ';'"),
     "missing model": (["recommend", "--model", "{tmp}/none.skops"], "no such model file"),

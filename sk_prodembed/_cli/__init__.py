@@ -33,7 +33,9 @@ _LABELS = (
     "Labels: rows with an empty label (or -1) are unlabelled; of the labelled rows, "
     "repeated product names (the first is kept) and categories with fewer than "
     "--min-class-size products are dropped, as in the project's evaluation protocol. "
-    "The command says how many rows were kept, and why the others were dropped."
+    "The command says how many rows were kept, and why the others were dropped. "
+    "--label-separator reads a cell of several categories as its most specific one, "
+    "and --label-depth cuts category paths, before this filtering."
 )
 
 
@@ -118,6 +120,25 @@ def _training_options():
     return parser
 
 
+def _label_options(command, help, default=None, depth_default="the whole path"):
+    """``--label-column``, and how its cells read as one category per product."""
+    command.add_argument("--label-column", default=default, help=help)
+    command.add_argument(
+        "--label-separator", metavar="SEP",
+        help="separator of several categories in one label cell, such as ',' for "
+        "WooCommerce's 'Categories' ('Clothing > Tshirts, Clothing'): a product's label is "
+        "its most specific category (the most path levels; the first of a tie), and a "
+        "backslash before SEP makes it part of a name, as WooCommerce escapes commas "
+        "(default: none, a cell is one category)",
+    )
+    command.add_argument(
+        "--label-depth", type=int, metavar="N",
+        help="cut each category path to its first N levels, separated by ' > ' (Shopify, "
+        "Google, WooCommerce) or '>>' (Flipkart), whichever the column uses; a category "
+        f"without a separator is one level (default: {depth_default})",
+    )
+
+
 def build_parser(prog="sk-prodembed"):
     from . import _evaluate, _fit, _recommend
 
@@ -143,7 +164,8 @@ def build_parser(prog="sk-prodembed"):
             "example products with the best method, refitted on every product (as fit "
             "fits on the whole catalog).", _LABELS),
     )
-    evaluate.add_argument("--label-column", default="category", help="column with the category")
+    _label_options(evaluate, "column with the category", default="category",
+                   depth_default="the whole path; the bundled catalog: 2")
     evaluate.add_argument("--test-size", type=float, default=0.3, help="share of products held out")
     evaluate.add_argument(
         "--n-examples", type=int, default=3,
@@ -168,7 +190,7 @@ def build_parser(prog="sk-prodembed"):
             "recommends beside the words (the mean of the TF-IDF and embedding cosines): "
             "alone, it puts a category's products nearly on one point.", _LABELS),
     )
-    fit.add_argument("--label-column", help="column with the category (default: none, no labels)")
+    _label_options(fit, "column with the category (default: none, no labels)")
     fit.add_argument(
         "--id-column",
         help="column with unique item ids (default: none, row numbers from 0 are the ids)",
@@ -267,7 +289,7 @@ def _with_default_command(argv):
 _OPTION_MINIMUMS = {
     # A category of one product has no positive to train on, nor to split for testing.
     "min_class_size": 2, "n_components": 1, "max_iter": 1, "min_df": 1, "min_pair_count": 1,
-    "n_recommendations": 1, "n_examples": 0,
+    "n_recommendations": 1, "n_examples": 0, "label_depth": 1,
 }
 
 
@@ -281,9 +303,26 @@ def _check_options(args):
     min_npmi = getattr(args, "min_npmi", None)
     if min_npmi is not None and not -1 <= min_npmi <= 1:
         raise CommandError(f"--min-npmi must be between -1 and 1, got {min_npmi}")
+    _check_label_options(args)
     test_size = getattr(args, "test_size", None)
     if test_size is not None and not 0 < test_size < 1:
         raise CommandError(f"--test-size must be between 0 and 1, got {test_size}")
+
+
+def _check_label_options(args):
+    separator = getattr(args, "label_separator", None)
+    if separator is not None and not separator.strip():
+        raise CommandError(
+            f"--label-separator must hold a character besides whitespace, got {separator!r}"
+        )
+    if separator is not None and ">" in separator:
+        raise CommandError(
+            f"--label-separator {separator!r} would split category paths: it separates "
+            "categories (',' for WooCommerce); --label-depth cuts paths"
+        )
+    for option in ("label_separator", "label_depth"):
+        if getattr(args, option, None) is not None and getattr(args, "label_column", None) is None:
+            raise CommandError(f"--{option.replace('_', '-')} needs --label-column")
 
 
 def main(argv=None, prog="sk-prodembed"):

@@ -1,6 +1,7 @@
 """A catalog file as texts, labels and item ids, and the label filtering said aloud."""
 
 import html
+import json
 import re
 from collections import Counter
 
@@ -13,6 +14,13 @@ DEFAULT_TEXT_COLUMN = "product_name"
 # package's mark of an unlabeled row, written "-1.0" by a float column
 # (pandas' CSVs, Parquet).
 _NO_LABEL = {"", "-1", "-1.0"}
+
+# The separators between the levels of a category path: " > " (Shopify's
+# "Product Category", Google's google_product_category and product_type,
+# WooCommerce's "Categories") or ">>" (Flipkart's category_tree). A label read
+# as a path is written as the bundled catalog's labels are, levels joined by " > ".
+_PATH_SEPARATORS = (">>", " > ")
+_LEVEL_JOIN = " > "
 
 # Markup of shop exports (Shopify's "Body (HTML)", WooCommerce descriptions):
 # the contents of scripts and styles, comments, and the tags of HTML's own
@@ -120,7 +128,71 @@ def read_catalog(args, progress, *, label_column, columns=None, fallback_id_colu
             f"--id-column {id_column!r} is empty in {count(n_missing, 'row')} of "
             f"{args.csv} that have a text; every product needs an id"
         )
+    separator = getattr(args, "label_separator", None)
+    depth = getattr(args, "label_depth", None)
+    if labels is not None and (separator is not None or depth is not None):
+        labels = category_labels(labels, separator, depth, progress)
     return texts, labels, ids, id_column
+
+
+def category_labels(labels, separator, depth, progress):
+    """One category per label: the most specific of a cell's categories, cut
+    to its first ``depth`` levels (None: the whole path), after saying so.
+
+    A cell holds several categories separated by ``separator`` (None: one),
+    a ``separator`` escaped by a backslash being part of a name, as
+    WooCommerce writes the commas of its names; or a JSON list of them, as
+    Flipkart's ``["A >> B >> C"]``. The most specific is the one with the most
+    levels, the first of a tie; empty categories and levels are ignored,
+    whitespace is stripped, and the levels are joined by " > ".
+    """
+    cells = [[] if label is None else _categories(label, separator) for label in labels]
+    # One path separator per column, not both: a name may hold the other as text.
+    tree, arrow = _PATH_SEPARATORS
+    path_separator = tree if any(tree in c for cell in cells for c in cell) else arrow
+    paths, n_several = [], 0
+    for cell in cells:
+        candidates = [levels for levels in (_levels(c, path_separator) for c in cell) if levels]
+        n_several += len(set(candidates)) > 1
+        # max() returns the first of the longest.
+        paths.append(max(candidates, key=len) if candidates else None)
+    said = "" if separator is None else f" separated by {separator!r}"
+    if n_several:
+        progress.line(f"Labels: {count(n_several, 'cell')} held several categories{said}; "
+                      "the most specific was kept")
+    elif separator is not None:
+        # Most likely the wrong separator: say so rather than nothing.
+        progress.line(f"Labels: no cell held several categories{said}")
+    if depth is not None:
+        n_paths = len({path for path in paths if path is not None})
+        paths = [None if path is None else path[:depth] for path in paths]
+        n_cut = len({path for path in paths if path is not None})
+        progress.line(
+            f"Labels cut to {count(depth, 'level')} (separated by {path_separator!r}): "
+            f"{count(n_cut, 'category', 'categories')}, of {n_paths:,} before cutting"
+        )
+    return [None if path is None else _LEVEL_JOIN.join(path) for path in paths]
+
+
+def _categories(cell, separator):
+    """The categories of one label cell, as written."""
+    if cell.startswith("[") and cell.endswith("]"):
+        try:
+            listed = json.loads(cell)
+        except ValueError:
+            listed = None
+        if isinstance(listed, list) and all(isinstance(c, str) for c in listed):
+            return listed
+    if separator is None:
+        return [cell]
+    name_part = separator.strip()
+    parts = re.split(rf"(?<!\\){re.escape(separator)}", cell)
+    return [part.replace("\\" + name_part, name_part) for part in parts]
+
+
+def _levels(category, path_separator):
+    """The non-empty levels of a category path, stripped, as a tuple."""
+    return tuple(level for level in map(str.strip, category.split(path_separator)) if level)
 
 
 def label_filter(texts, labels, min_class_size, progress):

@@ -21,7 +21,12 @@ def evaluate(args, progress):
     if args.csv is None:
         from ..datasets import load_flipkart_products
 
-        catalog = load_flipkart_products(depth=2, min_class_size=args.min_class_size)
+        if args.label_separator is not None:
+            raise CommandError("--label-separator reads the labels of --csv; the bundled "
+                               "catalog has one category per product")
+        # The project's protocol labels by two levels unless told otherwise.
+        depth = 2 if args.label_depth is None else args.label_depth
+        catalog = load_flipkart_products(depth=depth, min_class_size=args.min_class_size)
         texts = np.asarray(catalog.data, dtype=object)
         labels = np.asarray(catalog.target, dtype=object)
         print(f"Catalog: bundled Flipkart sample (PromptCloud, CC BY-SA 4.0), "
