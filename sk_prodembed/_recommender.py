@@ -767,6 +767,18 @@ class NearestNeighborRecommender(BaseEstimator):
         n = min(n_recommendations, n_items - most_excluded)
         if candidates is not None and n < n_recommendations and n_queries:
             self._warn_about_few_candidates(max(n, 0), n_recommendations)
+        elif n < n_recommendations <= n_items and n_queries:
+            # The catalog holds enough items, but one query's exclusions cut
+            # every query's list (a catalog smaller than n_recommendations
+            # shortens them as documented, without a warning).
+            warnings.warn(
+                f"The exclusions leave a query {max(n, 0)} of the {n_items} items, fewer "
+                f"than the {n_recommendations} asked: every query gets {max(n, 0)}, so "
+                "that the results stay rectangular. Recommend for the queries with many "
+                "exclusions separately.",
+                UserWarning,
+                stacklevel=_caller_stacklevel(),
+            )
         if n <= 0:
             return self._no_recommendations(n_queries)
         few_candidates = n_items * _INDEXED_CANDIDATE_SHARE < catalog.shape[0]

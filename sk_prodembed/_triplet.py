@@ -607,7 +607,13 @@ class TripletEmbedder(BaseEmbedder):
         if not unlabeled.all():
             # Not check_classification_targets: its warning about many classes
             # of few rows is noise here, where such labels are common.
-            target_type = type_of_target(y[~unlabeled], input_name="y")
+            labeled = y[~unlabeled]
+            if labeled.dtype == object:
+                # Of one kind (checked above): numpy's own dtype for that kind,
+                # which type_of_target reads (it calls an object array of
+                # booleans "unknown").
+                labeled = np.asarray(labeled.tolist())
+            target_type = type_of_target(labeled, input_name="y")
             if target_type not in ("binary", "multiclass"):
                 raise ValueError(
                     f"Unknown label type: {target_type}. TripletEmbedder needs "
@@ -615,7 +621,7 @@ class TripletEmbedder(BaseEmbedder):
                 )
         return X, y, unlabeled
 
-    def _check_supervision(self, y, unlabeled):
+    def _check_supervision(self, y, unlabeled, n_left_out=0):
         classes, counts = np.unique(y[~unlabeled], return_counts=True)
         if len(classes) == 1:
             raise ValueError(
@@ -624,10 +630,21 @@ class TripletEmbedder(BaseEmbedder):
                 "all rows -1 gives a self-supervised fit."
             )
         if len(classes) and counts.max() < 2 and not unlabeled.any():
+            why = "no unlabeled row (-1) for the self-supervised term."
+            if n_left_out:
+                because = (
+                    "with a pre-trained encoder_init, unlabeled_weight='auto' gives them "
+                    "weight 0 (its pre-training used them)"
+                    if self.unlabeled_weight == "auto"
+                    else f"unlabeled_weight={self.unlabeled_weight!r} gives them weight 0"
+                )
+                why = (
+                    f"the {n_left_out} unlabeled rows (-1) are left out: {because}. Set "
+                    "unlabeled_weight=1 to train on them."
+                )
             raise ValueError(
                 f"Every one of the {len(classes)} classes of y has a single row, so "
-                "there is no pair of rows with the same label to learn from, and no "
-                "unlabeled row (-1) for the self-supervised term."
+                f"there is no pair of rows with the same label to learn from, and {why}"
             )
         return classes
 
@@ -654,9 +671,12 @@ class TripletEmbedder(BaseEmbedder):
                     "or a positive unlabeled_weight for a self-supervised fit."
                 )
             # As if they had not been given (their weight would be zero).
+            n_left_out = int(unlabeled.sum())
             X, y, unlabeled = X[~unlabeled], y[~unlabeled], unlabeled[~unlabeled]
+        else:
+            n_left_out = 0
         if reset:
-            self.classes_ = self._check_supervision(y, unlabeled)
+            self.classes_ = self._check_supervision(y, unlabeled, n_left_out)
             self.loss_ = self._resolve_loss(y[~unlabeled], y.shape[0])
         else:
             self._add_classes(X, y, unlabeled)

@@ -213,6 +213,19 @@ def test_evaluate_recommends_with_the_best_method_refitted_on_every_product(caps
     assert score < 0.99
 
 
+def test_evaluate_on_a_vocabulary_of_one_word_skips_truncated_svd(capsys, tmp_path):
+    # TruncatedSVD needs two features; it ended the command with scikit-learn's error.
+    # Distinct names whose only word in at least 3 products is "item".
+    rows = [[f"s{i}", f"item u{i}", "ab"[i % 2]] for i in range(12)]
+    _write(tmp_path / "p.csv", rows)
+    status, out, err = run(capsys, "evaluate", "--csv", tmp_path / "p.csv", *COLUMNS,
+                           "--max-iter", "2", "--n-components", "4", "--min-df", "3",
+                           "--min-class-size", "2", "--n-examples", "0")
+    assert status == 0, err
+    assert "TruncatedSVD skipped: it needs at least 2 features" in err
+    assert "TripletEmbedder(4)" in out and "TruncatedSVD" not in out
+
+
 def test_evaluate_without_examples_skips_the_refit(capsys, tmp_path):
     _write(tmp_path / "p.csv", _rows(100))
     status, out, err = run(capsys, "evaluate", "--csv", tmp_path / "p.csv", *COLUMNS, *FAST,

@@ -151,7 +151,8 @@ def test_a_tree_answers_a_query_that_excludes_most_of_the_catalog(algorithm):
     # items come out. Before, scikit-learn's tree refused the request.
     catalog = np.random.default_rng(5).normal(size=(100, 3))
     recommender = NearestNeighborRecommender(10, algorithm=algorithm).fit(catalog)
-    ids, _ = recommender.recommend(catalog[:1], exclude_items=[list(range(95))])
+    with pytest.warns(UserWarning, match="exclusions leave a query 5 of the 100 items"):
+        ids, _ = recommender.recommend(catalog[:1], exclude_items=[list(range(95))])
     expected, _ = _reference_top_k(catalog[:1], catalog[95:], "cosine", 5)
     assert_array_equal(ids, expected + 95)
 

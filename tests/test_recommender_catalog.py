@@ -68,9 +68,15 @@ def test_exclude_items_as_a_sparse_mask_with_exclude_self(catalog_and_queries, a
 def test_exclusions_that_leave_few_items_shrink_every_row(catalog_and_queries):
     catalog, queries = catalog_and_queries
     recommender = NearestNeighborRecommender(5).fit(catalog[:6])
-    ids, _ = recommender.recommend(queries[:2], exclude_items=[[0, 1, 2, 3], [5]])
+    # One query's exclusions cut the other's list too: said, not silent.
+    with pytest.warns(UserWarning, match="every query gets 2"):
+        ids, _ = recommender.recommend(queries[:2], exclude_items=[[0, 1, 2, 3], [5]])
     assert ids.shape == (2, 2)
     assert not np.isin(ids[0], [0, 1, 2, 3]).any()
+    # A catalog smaller than n_recommendations shortens the lists as documented.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert NearestNeighborRecommender(10).fit(catalog[:6]).recommend(queries[:2])[0].shape == (2, 6)
 
 
 def test_bad_exclusions_are_named(catalog_and_queries):

@@ -153,3 +153,34 @@ def test_partial_fit_refuses_labels_of_another_kind_and_keeps_the_model(first, t
     with pytest.raises(ValueError, match="labels, but the model was fitted on"):
         model.partial_fit(X, then(y))
     np.testing.assert_array_equal(model.classes_, classes)
+
+
+def test_single_row_classes_beside_unlabeled_rows_left_out_by_encoder_init_say_why():
+    # From a pre-trained encoder, unlabeled_weight="auto" leaves the -1 rows
+    # out; the error said there was no unlabeled row at all (297 of 300 were).
+    from sk_prodembed import MaskedAutoencoderEmbedder
+
+    X = np.abs(np.random.RandomState(0).randn(300, 8))
+    y = np.full(300, -1)
+    y[:3] = [0, 1, 2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pretrained = MaskedAutoencoderEmbedder(n_components=4, max_iter=2).fit(X)
+        with pytest.raises(ValueError, match="the 297 unlabeled rows .* are left out: with a "
+                           "pre-trained encoder_init, unlabeled_weight='auto'"):
+            TripletEmbedder(n_components=4, encoder_init=pretrained).fit(X, y)
+        model = TripletEmbedder(n_components=4, encoder_init=pretrained, unlabeled_weight=1,
+                                max_iter=2).fit(X, y)
+    assert model.unlabeled_weight_ == 1
+
+
+def test_boolean_labels_beside_unlabeled_rows_are_classes():
+    # An object column of booleans with -1 for unlabeled rows was refused as
+    # an "unknown" label type, while the same labels without -1 fitted.
+    X = np.abs(np.random.RandomState(0).randn(100, 6))
+    y = (np.arange(100) % 2 == 1).astype(object)
+    y[50:] = -1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = TripletEmbedder(n_components=3, max_iter=2, random_state=0).fit(X, y)
+    assert model.classes_.tolist() == [False, True]

@@ -63,13 +63,14 @@ def evaluate(args, progress):
     X_test = tfidf.transform(t_test)
     k = args.n_components
     # TruncatedSVD needs fewer components than features (tiny vocabularies).
-    k_svd = max(1, min(k, X_train.shape[1] - 1))
-    candidates = {
-        "raw TF-IDF": None,
-        f"TruncatedSVD({k_svd})": TruncatedSVD(k_svd, random_state=args.random_state),
-        f"MaskedAutoencoderEmbedder({k})": make_embedder("autoencoder", args, not args.quiet),
-        f"TripletEmbedder({k})": make_embedder("triplet", args, not args.quiet),
-    }
+    k_svd = min(k, X_train.shape[1] - 1)
+    candidates = {"raw TF-IDF": None}
+    if k_svd >= 1:
+        candidates[f"TruncatedSVD({k_svd})"] = TruncatedSVD(k_svd, random_state=args.random_state)
+    else:
+        progress.line("TruncatedSVD skipped: it needs at least 2 features")
+    candidates[f"MaskedAutoencoderEmbedder({k})"] = make_embedder("autoencoder", args, not args.quiet)
+    candidates[f"TripletEmbedder({k})"] = make_embedder("triplet", args, not args.quiet)
     results = []
     for name, model in candidates.items():
         start = time.perf_counter()
