@@ -348,49 +348,23 @@ class Adam(_MomentumOptimizer):
         m, v = states
         if not np.any(skipped):
             return
-        b1, b2, epsilon = self.beta_1, self.beta_2, self.epsilon
+        b1, b2 = self.beta_1, self.beta_2
         step_size = getattr(self, "_step_size", self.learning_rate)
         if b2 == 0:
             # The second moment of every skipped step is zero: each moves the
             # weights by step * m_j / epsilon, with m_j = b1**j m.
             moved = _geometric_sum(b1, skipped, 1) * step_size
-            update = m / epsilon
-        elif b1 <= np.sqrt(b2):
+            update = m / self.epsilon
+        else:
             # With a zero gradient, skipped step j scales m by b1 and v by b2
             # and moves the weights by step * m_j / sqrt(v_j)
             # = step * (b1 / sqrt(b2))**j * m / sqrt(v): a geometric sum.
             moved = _geometric_sum(b1 / np.sqrt(b2), skipped, 1) * step_size
-            update = m / (np.sqrt(v) + epsilon)
-        else:
-            moved = step_size
-            update = _fading_adam_steps(m, v, skipped, b1, b2, epsilon).astype(param.dtype)
-        update *= np.asarray(moved).astype(param.dtype, copy=False)
+            update = m / (np.sqrt(v) + self.epsilon)
+        update *= moved.astype(param.dtype, copy=False)
         param -= update
         m *= (b1**skipped).astype(m.dtype, copy=False)
         v *= (b2**skipped).astype(v.dtype, copy=False)
-
-
-def _fading_adam_steps(m, v, skipped, b1, b2, epsilon):
-    """The sum of ``m_j / (sqrt(v_j) + epsilon)`` over ``skipped`` steps of zero
-    gradient (``m_j = b1**j m``, ``v_j = b2**j v``) when ``b1 > sqrt(b2)``.
-
-    The geometric sum of Adam's other catch-up, whose ratio ``b1 / sqrt(b2)``
-    is then above one, would grow without bound; Adam's own steps grow only
-    while ``sqrt(v_j)`` is above ``epsilon``, for ``J = 2 log(epsilon /
-    sqrt(v)) / log(b2)`` steps, then shrink as ``b1**j m / epsilon``. Each
-    step is taken as the larger of its two terms, within a factor two of
-    Adam's step, so the catch-up moves at least as far as Adam and at most
-    twice as far, and stays bounded.
-    """
-    root = np.sqrt(v)
-    with np.errstate(divide="ignore"):
-        crossing = np.floor(2 * np.log(epsilon / root) / np.log(b2))
-    growing_steps = np.clip(crossing, 0, skipped)
-    growing = _geometric_sum(b1 / np.sqrt(b2), growing_steps, 1)
-    fading = _geometric_sum(b1, skipped, 1) - _geometric_sum(b1, growing_steps, 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        before = np.where(growing_steps > 0, m * growing / root, 0.0)
-    return before + m * (fading / epsilon)
 
 
 _SOLVERS = {"adam": Adam, "sgd": SGD}
