@@ -60,6 +60,14 @@ def _train(objective, X, y, **kwargs):
     return options["history"]
 
 
+def _weights_after_epochs(X, y, n_epochs):
+    """The weights of an undisturbed run of ``n_epochs`` epochs, to compare a
+    rolled-back run with."""
+    probe = LinearRegressionObjective(3)
+    _train(probe, X, y, max_iter=n_epochs, check_convergence=False)
+    return probe.w
+
+
 def test_training_converges_and_records_history():
     X, y = _data()
     objective = LinearRegressionObjective(3)
@@ -110,9 +118,7 @@ def test_divergence_keeps_last_finite_weights_and_warns():
     assert history.n_iter == 2
     assert np.isfinite(objective.w).all()
     # The third epoch's partial updates were rolled back to the end of epoch 2.
-    probe = LinearRegressionObjective(3)
-    _train(probe, X, y, max_iter=2, check_convergence=False)
-    np.testing.assert_array_equal(objective.w, probe.w)
+    np.testing.assert_array_equal(objective.w, _weights_after_epochs(X, y, 2))
 
 
 def test_verbose_prints_one_line_per_epoch(capsys):
@@ -347,6 +353,4 @@ def test_weights_that_overflow_in_the_last_step_of_an_epoch_count_as_divergence(
         history = _train(objective, X, y)
     assert history.n_iter == 1
     assert np.isfinite(objective.w).all()
-    probe = LinearRegressionObjective(3)
-    _train(probe, X, y, max_iter=1, check_convergence=False)
-    np.testing.assert_array_equal(objective.w, probe.w)
+    np.testing.assert_array_equal(objective.w, _weights_after_epochs(X, y, 1))
