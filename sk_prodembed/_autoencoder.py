@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import BaseEmbedder, canonical_rows
 from ._engine import resolve_batch_size, shuffled_batches
 from ._masking import fill_missing
-from ._network import MLP
+from ._network import MLP, unit_input_scale
 from ._reconstruction import MaskedReconstruction, has_negative_values
 
 
@@ -162,6 +162,16 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
         The decoder network (removed by :meth:`drop_training_state`).
     loss_ : str
         The reconstruction loss used, ``"mse"`` or ``"multinomial"``.
+    input_scale_ : float
+        The power of two the encoder multiplies its input rows by, chosen at
+        the first fit so that they have a root mean square norm between
+        0.71 and 1.41 (1.0 for l2-normalised rows such as TF-IDF's; rows
+        without a feature are not counted). The defaults were measured on
+        unit-norm rows; with it, features at any overall scale (counts, raw
+        measurements, values near 1e-6) train as well. The ``"mse"`` loss,
+        ``loss_curve_`` and :meth:`score` are on the scaled rows;
+        :meth:`inverse_transform` returns X's units. The relative scale of
+        the columns is kept: standardise columns of different units first.
     loss_curve_ : list of float
         Mean training loss of each epoch.
     validation_scores_ : list of float or None
@@ -320,6 +330,7 @@ class MaskedAutoencoderEmbedder(BaseEmbedder):
             embedding_activation,
             X.dtype,
             rng,
+            input_scale=unit_input_scale(X),
         )
         decoder = MLP.initialize(
             [self.n_components, *decoder_hidden, n_features],

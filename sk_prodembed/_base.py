@@ -238,6 +238,7 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self._optimizer = optimizer
         self._history = history
         self._weightless_features = _weightless_features(self.encoder_)
+        self.input_scale_ = self.encoder_.input_scale
         self.loss_curve_ = list(history.loss_curve)
         self.best_loss_ = history.best_loss
         self.n_iter_ = history.n_iter

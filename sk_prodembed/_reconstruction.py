@@ -111,6 +111,9 @@ class MaskedReconstruction:
             if columns is not None:
                 target = X[:, columns]
                 observed = None if observed is None else observed[:, columns]
+        if self.encoder.input_scale != 1.0:
+            # The decoder reconstructs the rows as the encoder sees them.
+            target = target * self.encoder.input_scale
         touched = self.encoder.touched_slices(corrupted) + self.decoder.touched_slices(
             None, output_columns=columns
         )
@@ -163,13 +166,15 @@ class MaskedReconstruction:
         return -self.mean_loss(X)
 
     def reconstruct(self, codes):
-        """Decoder output for embeddings: values (mse) or feature probabilities
-        (multinomial)."""
+        """Decoder output for embeddings: values in the units of X (mse) or
+        feature probabilities (multinomial)."""
         output = self.decoder.predict(codes)
         if self.loss_function is RECONSTRUCTION_LOSSES["multinomial"]:
             output -= output.max(axis=1, keepdims=True)
             np.exp(output, out=output)
             output /= output.sum(axis=1, keepdims=True)
+        elif self.encoder.input_scale != 1.0:
+            output /= self.encoder.input_scale
         return output
 
 

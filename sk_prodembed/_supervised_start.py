@@ -123,19 +123,21 @@ def ridge_directions(X, labels, n_directions, rng, n_steps=RIDGE_STEPS):
     return np.ascontiguousarray(directions)
 
 
-def initialize_from_labels(layer_sizes, activation, X, labels, dtype, rng):
+def initialize_from_labels(layer_sizes, activation, X, labels, dtype, rng, input_scale=1.0):
     """An encoder whose first layer starts at :func:`ridge_directions`.
 
     The first layer's first ``k`` units (``k`` at most the number of classes
     and the layer's width) are the ridge map; the other units, the other
     layers and the biases keep their Glorot-uniform / zero start
-    (:meth:`MLP.initialize`). Returns the network and the directions (None,
-    and a plain Glorot network, without labeled rows).
+    (:meth:`MLP.initialize`, with ``input_scale``). Returns the network and
+    the directions (None, and a plain Glorot network, without labeled rows).
     """
-    network = MLP.initialize(layer_sizes, activation, activation, dtype, rng)
+    network = MLP.initialize(layer_sizes, activation, activation, dtype, rng, input_scale)
     directions = ridge_directions(X, labels, layer_sizes[1], rng)
     if directions is not None:
-        network.coefs[0][:, : directions.shape[1]] = directions
+        # The ridge map of X * input_scale (the penalty follows the rows'
+        # scale, so the map only scales back).
+        network.coefs[0][:, : directions.shape[1]] = directions / input_scale
     return network, directions
 
 

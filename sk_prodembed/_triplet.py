@@ -14,7 +14,7 @@ from ._base import BaseEmbedder
 from ._contrastive import TripletObjective, leave_one_out_precision, to_embedding
 from ._engine import resolve_batch_size
 from ._miners import UNLABELED
-from ._network import MLP
+from ._network import MLP, unit_input_scale
 from ._pair_batches import pair_batches
 from ._pair_objective import PairFitInput, PairObjective, PairTargets, check_pair_supervision
 from ._proxies import initial_proxies, place_at_class_means
@@ -402,6 +402,15 @@ class TripletEmbedder(BaseEmbedder):
         The encoder network (``encoder_.coefs``, ``encoder_.intercepts``).
     loss_ : str
         The supervised loss used, ``"triplet"`` or ``"proxy"`` (see ``loss``).
+    input_scale_ : float
+        The power of two the encoder multiplies its input rows by, chosen at
+        the first fit so that they have a root mean square norm between
+        0.71 and 1.41 (1.0 for l2-normalised rows such as TF-IDF's; rows
+        without a feature are not counted), or the ``encoder_init`` model's,
+        whose weights expect it. The defaults were measured on unit-norm
+        rows; with it, features at any overall scale train as well. The
+        relative scale of the columns is kept: standardise columns of
+        different units first.
     unlabeled_weight_ : float
         The weight of the self-supervised term in the last fit or
         ``partial_fit`` call (see ``unlabeled_weight``).
@@ -785,12 +794,20 @@ class TripletEmbedder(BaseEmbedder):
         labels = y.labels if isinstance(y, PairTargets) else y
         directions = None
         if not isinstance(self.encoder_init, str):
+            # With the autoencoder's input scale, which its weights expect.
             encoder = self._copy_initial_encoder(layer_sizes, X.dtype)
         elif self.encoder_init == "random" or labels is None:
-            encoder = MLP.initialize(layer_sizes, self.activation, self.activation, X.dtype, rng)
+            encoder = MLP.initialize(
+                layer_sizes,
+                self.activation,
+                self.activation,
+                X.dtype,
+                rng,
+                input_scale=unit_input_scale(X),
+            )
         else:
             encoder, directions = initialize_from_labels(
-                layer_sizes, self.activation, X, labels, X.dtype, rng
+                layer_sizes, self.activation, X, labels, X.dtype, rng, unit_input_scale(X)
             )
         labeled = None if directions is None else labels >= 0
         # Read by _learning_rate when the optimizer is made: the fraction of
@@ -853,7 +870,7 @@ class TripletEmbedder(BaseEmbedder):
         # The embedding layer takes this model's activation: a linear encoder
         # (the autoencoder's default) scaled by encoder_init_scale is nearly
         # unchanged under tanh, which is almost linear near zero.
-        return MLP(coefs, intercepts, self.activation, self.activation)
+        return MLP(coefs, intercepts, self.activation, self.activation, encoder.input_scale)
 
     def _make_objective(self, networks, X, y):
         if self.margin == "auto":

@@ -236,6 +236,21 @@ def test_inverse_transform_shapes_and_probabilities():
         model.inverse_transform(np.ones((2, 5)))
 
 
+def test_inverse_transform_of_scaled_features_is_in_their_units():
+    # The model trains on the rows times input_scale_; its reconstruction
+    # must still be in X's units.
+    X = _low_rank(100)
+    params = dict(n_components=2, max_iter=3, random_state=0)
+    model = _quiet(MaskedAutoencoderEmbedder(**params), "fit", X)
+    large = _quiet(MaskedAutoencoderEmbedder(**params), "fit", X * 2.0**12)
+    assert large.input_scale_ == model.input_scale_ * 2.0**-12
+    reconstruction = large.inverse_transform(large.transform(X * 2.0**12))
+    np.testing.assert_allclose(
+        reconstruction, 2.0**12 * model.inverse_transform(model.transform(X)), rtol=1e-12
+    )
+    assert large.score(X * 2.0**12) == pytest.approx(model.score(X), rel=1e-12)
+
+
 def test_pickle_round_trip_gives_identical_transform():
     X, _ = _sparse_counts()
     model = _quiet(MaskedAutoencoderEmbedder(n_components=3, max_iter=2, random_state=0), "fit", X)
@@ -370,7 +385,9 @@ def test_missing_values_are_never_targets():
     loss_nan = batch_loss_and_gradient(objective, X_missing, None, np.random.RandomState(0))[0]
     filled = np.where(observed, X_missing, 0)
     codes = model.encoder_.predict(filled)
-    expected, _ = squared_error(filled, model.decoder_.predict(codes), observed)
+    # The decoder reconstructs the rows as the encoder sees them (input_scale_).
+    target = filled * model.input_scale_
+    expected, _ = squared_error(target, model.decoder_.predict(codes), observed)
     expected += 0.5 * 1e-4 / 40 * sum(np.sum(W**2) for W in model.encoder_.coefs + model.decoder_.coefs)
     assert loss_nan == pytest.approx(expected, rel=1e-10)
     assert np.isfinite(loss_nan)

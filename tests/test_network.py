@@ -3,11 +3,13 @@ import pytest
 import scipy.sparse as sp
 from scipy.optimize import check_grad
 
-from sk_prodembed._network import MLP
+from sk_prodembed._network import MLP, _squared_row_norms, unit_input_scale
 
 
-def _network(layer_sizes, hidden, output, seed=0, dtype=np.float64):
-    return MLP.initialize(layer_sizes, hidden, output, dtype, np.random.RandomState(seed))
+def _network(layer_sizes, hidden, output, seed=0, dtype=np.float64, input_scale=1.0):
+    return MLP.initialize(
+        layer_sizes, hidden, output, dtype, np.random.RandomState(seed), input_scale
+    )
 
 
 def _flatten(arrays):
@@ -23,11 +25,12 @@ def _unflatten_into(network, theta):
 
 @pytest.mark.parametrize("hidden", ["tanh", "relu", "identity"])
 @pytest.mark.parametrize("output", ["tanh", "identity"])
-def test_backward_matches_numerical_gradient(hidden, output):
+@pytest.mark.parametrize("input_scale", [1.0, 0.25, 3.0])
+def test_backward_matches_numerical_gradient(hidden, output, input_scale):
     rng = np.random.RandomState(0)
     X = rng.randn(7, 5)
     target = rng.randn(7, 3)
-    network = _network([5, 4, 6, 3], hidden, output)
+    network = _network([5, 4, 6, 3], hidden, output, input_scale=input_scale)
 
     def loss(theta):
         _unflatten_into(network, theta)
@@ -43,10 +46,11 @@ def test_backward_matches_numerical_gradient(hidden, output):
     assert check_grad(loss, grad, theta0) < 1e-5 * max(1, np.linalg.norm(grad(theta0)))
 
 
-def test_input_gradient_matches_numerical_gradient():
+@pytest.mark.parametrize("input_scale", [1.0, 0.25, 3.0])
+def test_input_gradient_matches_numerical_gradient(input_scale):
     rng = np.random.RandomState(1)
     X = rng.randn(4, 5)
-    network = _network([5, 3, 2], "tanh", "tanh")
+    network = _network([5, 3, 2], "tanh", "tanh", input_scale=input_scale)
     weights = rng.randn(4, 2)
 
     def loss(x):
@@ -114,10 +118,82 @@ def test_l2_penalty_value_and_gradient():
 
 
 def test_copy_is_independent():
-    network = _network([3, 2], "tanh", "tanh")
+    network = _network([3, 2], "tanh", "tanh", input_scale=0.5)
     clone = network.copy()
     clone.coefs[0] += 1
     assert not np.allclose(clone.coefs[0], network.coefs[0])
+    assert clone.input_scale == 0.5
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_input_scale_is_the_network_of_the_scaled_input(sparse, dtype):
+    # A power of two scales exactly: outputs and gradients are those of the
+    # unscaled network on X * scale, bit for bit, in X's dtype.
+    rng = np.random.RandomState(0)
+    X = sp.random(9, 12, density=0.3, format="csr", random_state=rng, dtype=dtype)
+    X = X if sparse else X.toarray()
+    scaled = _network([12, 5, 3], "tanh", "identity", dtype=dtype, input_scale=2.0**-7)
+    plain = scaled.copy()
+    plain.input_scale = 1.0
+    outputs, expected = scaled.forward(X), plain.forward(X * 2.0**-7)
+    assert outputs[-1].dtype == dtype
+    np.testing.assert_array_equal(outputs[-1], expected[-1])
+    delta = rng.randn(9, 3).astype(dtype)
+    grads, input_grad = scaled.backward(outputs, delta.copy(), need_input_grad=True)
+    plain_grads, plain_input_grad = plain.backward(expected, delta.copy(), need_input_grad=True)
+    for grad, plain_grad in zip(grads, plain_grads):
+        np.testing.assert_array_equal(grad, plain_grad)
+    np.testing.assert_array_equal(input_grad, plain_input_grad * 2.0**-7)
+
+
+def test_a_network_pickled_before_input_scale_reads_its_input_unscaled():
+    network = _network([4, 2], "identity", "identity")
+    del network.__dict__["input_scale"]  # as unpickled from an older version
+    X = np.random.RandomState(0).randn(3, 4)
+    assert network.input_scale == 1.0
+    np.testing.assert_allclose(network.predict(X), X @ network.coefs[0])
+    assert network.copy().input_scale == 1.0
+
+
+def test_unit_input_scale_brings_the_rms_row_norm_near_one():
+    rng = np.random.RandomState(0)
+    X = rng.rand(50, 8)
+    unit = X / np.linalg.norm(X, axis=1, keepdims=True)
+    assert unit_input_scale(unit) == 1.0
+    assert unit_input_scale(sp.csr_matrix(unit)) == 1.0
+    for factor in [1e-9, 1e-3, 3.0, 1e6, 1e30]:
+        scale = unit_input_scale(X * factor)
+        assert np.log2(scale) == int(np.log2(scale))  # a power of two
+        rms = np.sqrt(np.mean(np.sum((X * factor * scale) ** 2, axis=1)))
+        assert 2**-0.5 <= rms <= 2**0.5
+        assert unit_input_scale(sp.csr_matrix(X * factor)) == scale
+
+
+def test_unit_input_scale_ignores_empty_rows_and_missing_entries():
+    rng = np.random.RandomState(0)
+    X = rng.rand(40, 6)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    X *= 64.0
+    scale = unit_input_scale(X)
+    assert scale == 1 / 64
+    padded = np.vstack([X, np.zeros((400, 6))])  # mostly empty texts
+    assert unit_input_scale(padded) == scale
+    assert unit_input_scale(sp.csr_matrix(padded)) == scale
+    missing = X.copy()
+    missing[::2, 0] = np.nan
+    assert unit_input_scale(missing) == scale
+    assert unit_input_scale(np.zeros((5, 3))) == 1.0
+    assert unit_input_scale(sp.csr_matrix((5, 3))) == 1.0
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_squared_row_norms_read_in_blocks_equal_one_pass(sparse):
+    X = sp.random(37, 11, density=0.4, format="csr", random_state=0)
+    X = X if sparse else X.toarray()
+    expected = np.asarray(X.multiply(X).sum(axis=1)).ravel() if sparse else np.sum(X**2, axis=1)
+    np.testing.assert_allclose(_squared_row_norms(X, block_values=5), expected, rtol=1e-12)
+    np.testing.assert_allclose(_squared_row_norms(X), expected, rtol=1e-12)
 
 
 @pytest.mark.parametrize("column_major_output", [False, True])

@@ -360,6 +360,19 @@ def test_encoder_init_from_a_linear_embedding_takes_this_models_activation():
     np.testing.assert_allclose(start.transform(X), expected, atol=1e-8)
 
 
+def test_encoder_init_keeps_the_input_scale_its_weights_were_trained_for():
+    X, y = _catalog()
+    X = X * 1e-5
+    autoencoder = _autoencoder(X)
+    assert autoencoder.input_scale_ > 1e4
+    tiny_step = dict(learning_rate_init=1e-12, max_iter=1)
+    start = _fit(_small(encoder_init=autoencoder, **tiny_step), X, y)
+    assert start.input_scale_ == autoencoder.input_scale_
+    expected = np.tanh(0.1 * autoencoder.transform(X))  # as in the test above
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    np.testing.assert_allclose(start.transform(X), expected, atol=1e-8)
+
+
 def test_encoder_init_is_cast_to_the_input_dtype():
     X, y = _catalog()
     autoencoder = _autoencoder(X)
