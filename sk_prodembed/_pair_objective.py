@@ -15,6 +15,7 @@ label objective's terms, plus the L2 penalty.
   margin on the explicit (anchor, positive, negative) rows.
 """
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -171,13 +172,14 @@ class PairFitInput:
     pair_weight: object
 
 
-def check_pair_supervision(pairs, pair_weight, n_samples):
+def check_pair_supervision(pairs, pair_weight, n_samples, labels_train=False):
     """Validated ``(pairs, weights or None)`` of a pair fit on ``n_samples`` rows.
 
     ``pairs`` is an array of row pairs or triples, or a
     :class:`~sk_prodembed.pairs.RowPairs` (whose weights are used unless
     ``pair_weight`` is given too, which is an error). Raises a ValueError
-    naming the parameter for every input that would not train.
+    naming the parameter for every input that would not train; pairs that
+    cannot train beside labels that do (``labels_train``) get a warning.
     """
     pairs, weights = pairs_of(pairs, n_samples)
     if pair_weight is not None:
@@ -204,4 +206,29 @@ def check_pair_supervision(pairs, pair_weight, n_samples):
             )
         if not np.any(weights > 0):
             raise ValueError("pair_weight is zero for every pair: no pair to learn from.")
+    if pairs.shape[1] == 2 and _one_complete_graph(pairs):
+        n_rows = len(np.unique(pairs))
+        message = (
+            f"pairs connect each of their {n_rows} rows with every other: the pair loss "
+            "takes its negatives among a batch's other rows, known partners excepted, so "
+            "no row has a negative and the pairs teach nothing (the weights would only "
+            "shrink)."
+        )
+        if not labels_train:
+            raise ValueError(
+                message + " Give pairs among more products, labels as y, or explicit "
+                "(anchor, positive, negative) triples of shape (n, 3)."
+            )
+        warnings.warn(message + " Only the labels train this fit.", UserWarning)
     return pairs, weights
+
+
+def _one_complete_graph(pairs):
+    """Whether the pairs (no row paired with itself) join every one of the rows
+    they hold with every other (a single pair included)."""
+    first, second = np.minimum(pairs[:, 0], pairs[:, 1]), np.maximum(pairs[:, 0], pairs[:, 1])
+    rows, codes = np.unique(np.concatenate([first, second]), return_inverse=True)
+    n_rows = len(rows)
+    codes = codes.astype(np.int64)
+    distinct = len(np.unique(codes[: len(pairs)] * n_rows + codes[len(pairs) :]))
+    return distinct == n_rows * (n_rows - 1) // 2

@@ -716,7 +716,9 @@ class TripletEmbedder(BaseEmbedder):
         if reset:
             # loss="auto" was measured on labels alone: with pairs, the triplet loss.
             self.loss_ = "triplet" if self.loss == "auto" else self.loss
-        pairs, weights = check_pair_supervision(given.pairs, given.pair_weight, X.shape[0])
+        pairs, weights = check_pair_supervision(
+            given.pairs, given.pair_weight, X.shape[0], labels_train=labels is not None
+        )
         return X, PairTargets(labels, pairs, weights)
 
     def _add_classes(self, X, y, unlabeled):

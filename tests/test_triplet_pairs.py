@@ -57,6 +57,12 @@ def _fit(model, X, y=None, **fit_params):
         return model.fit(X, y, **fit_params)
 
 
+def _clique(rows):
+    """Every pair of ``rows``."""
+    rows = list(rows)
+    return np.array([(a, b) for i, a in enumerate(rows) for b in rows[i + 1 :]])
+
+
 def _held_out(pairs, groups):
     """Training pairs of the first 45 groups; the last 15 are new products."""
     known = groups[pairs[:, 0]] < 45
@@ -257,6 +263,9 @@ def test_a_fit_on_pairs_only_starts_at_random_whatever_encoder_init():
         (dict(), "requires y to be passed, but the target y is None, and no pairs"),
         (dict(pairs=RowPairs([[0, 1]], 10)), "RowPairs of 10 rows but X has 240 rows"),
         (dict(pairs=RowPairs([[0, 1]], 240, [1.0]), pair_weight=[2.0]), "in one place"),
+        # Every row paired with every other: no batch has a negative.
+        (dict(pairs=np.array([[0, 1]])), "each of their 2 rows with every other"),
+        (dict(pairs=_clique(range(5))), "each of their 5 rows with every other"),
     ],
 )
 def test_bad_pairs_are_clear_errors_and_leave_a_fitted_model_unchanged(fit_params, message):
@@ -269,6 +278,18 @@ def test_bad_pairs_are_clear_errors_and_leave_a_fitted_model_unchanged(fit_param
     with pytest.raises(ValueError, match=message):
         model.partial_fit(X, **fit_params)
     assert pickle.dumps(model) == before
+
+
+def test_pairs_with_negatives_train_and_complete_ones_beside_labels_warn():
+    X, _, y = _catalog()
+    # Two cliques: each row has the other clique's rows as negatives.
+    two_cliques = np.vstack([_clique(range(5)), _clique(range(5, 10))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        _fit(_small(max_iter=2), X, pairs=two_cliques)
+    with pytest.warns(UserWarning, match="Only the labels train this fit"):
+        model = _fit(_small(max_iter=2), X, y, pairs=_clique(range(5)))
+    assert np.isfinite(model.transform(X)).all()
 
 
 def test_early_stopping_with_pairs_is_a_clear_error():
