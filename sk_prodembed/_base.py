@@ -324,7 +324,10 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         the first layer: from the ridge start, the words no labeled training
         row had (a vocabulary fitted on more products than the labeled ones)
         have exactly zero weights, and their rows would meet at that same
-        point."""
+        point. Duplicate entries of a CSR row are summed first (a copy only
+        for non-canonical input; TfidfVectorizer's is canonical), so that
+        entries which cancel leave the row empty, as they do in training."""
+        X = canonical_rows(X)
         encoder = self.encoder_
         if X.dtype != encoder.dtype:
             X = X.astype(encoder.dtype)

@@ -342,3 +342,20 @@ def test_fit_transform_properties(data, Estimator):
     assert np.isfinite(Z).all()
     # transform is deterministic and row-wise: a subset embeds the same.
     np.testing.assert_allclose(model.transform(X[:1]), Z[:1], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_duplicate_sparse_entries_embed_as_their_sum(Estimator):
+    # Row 0 stores feature 3 twice, +0.5 and -0.5: it is an empty row and
+    # embeds to zero, not to the biases' point; row 1 stores 0.25 twice, the
+    # same row as 0.5 stored once.
+    X, y = _data()
+    model = _fit(Estimator(**FAST), sp.csr_matrix(X), y)
+    duplicated = sp.csr_matrix(
+        (np.array([0.5, -0.5, 0.25, 0.25]), np.array([3, 3, 1, 1]), np.array([0, 2, 4])),
+        shape=(2, X.shape[1]),
+    )
+    assert not duplicated.has_canonical_format
+    canonical = sp.csr_matrix(([0.5], ([1], [1])), shape=(2, X.shape[1]))
+    np.testing.assert_allclose(model.transform(duplicated), model.transform(canonical))
+    assert not model.transform(duplicated)[0].any()
