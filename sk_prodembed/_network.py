@@ -70,7 +70,8 @@ def unit_input_scale(X):
     mean square norm of the non-zero rows of ``X`` (dense or CSR; NaN, a
     missing entry, counts as zero); 1.0 for l2-normalised rows, and when no
     row is non-zero. Rows without a feature (empty texts) say nothing of the
-    scale and are left out."""
+    scale and are left out. The power stays within the normal range of X's
+    dtype (at most 2**127 for float32), which must hold it."""
     squared = _squared_row_norms(X)
     squared = squared[squared > 0]
     if squared.size == 0:
@@ -78,7 +79,9 @@ def unit_input_scale(X):
     log2_rms = 0.5 * np.log2(np.mean(squared))
     if not np.isfinite(log2_rms):  # beyond float64 (validated X is finite)
         return 1.0
-    return float(2.0 ** -np.round(log2_rms))
+    dtype = X.dtype if np.issubdtype(X.dtype, np.floating) else np.float64
+    info = np.finfo(dtype)
+    return float(2.0 ** np.clip(-np.round(log2_rms), info.minexp, info.maxexp - 1))
 
 
 def _squared_row_norms(X, block_values=1 << 22):

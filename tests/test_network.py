@@ -256,3 +256,13 @@ def test_touched_slices_are_the_indexed_gradients_of_backward():
             np.testing.assert_array_equal(grad.index, slices.index)
     # Dense input and no output columns: nothing is touched lazily.
     assert network.touched_slices(X.toarray()) == [None] * 4
+
+
+def test_unit_input_scale_stays_within_the_dtype():
+    X = np.random.RandomState(0).rand(10, 4).astype(np.float32) * np.float32(1e-39)
+    assert unit_input_scale(X) == 2.0**127  # the unit scale would be inf in float32
+    assert np.isfinite(X * unit_input_scale(X)).all()
+    wide = X.astype(np.float64)
+    scale = unit_input_scale(wide)  # float64 holds it
+    assert scale > 2.0**127
+    assert 2**-0.5 <= np.sqrt(np.mean(np.sum((wide * scale) ** 2, axis=1))) <= 2**0.5

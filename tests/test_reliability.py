@@ -127,6 +127,13 @@ def test_extreme_values_never_give_nan_embeddings(Estimator, dtype):
     X_max[::2] *= -1
     model = _fit(Estimator(**FAST), X_max, np.arange(20) % 2)
     assert np.isfinite(model.transform(X_max)).all()
+    # And the smallest: the scale that would bring these to unit norm is
+    # beyond float32's range; it stops at the largest one float32 holds.
+    X_tiny = (_data()[0] * 1e-39).astype(dtype)  # subnormal in float32
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = Estimator(**FAST).set_params(max_iter="auto").fit(X_tiny, y)
+    assert np.isfinite(model.transform(X_tiny)).all()
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
