@@ -864,6 +864,13 @@ class TripletEmbedder(BaseEmbedder):
                 "weights would read the wrong features. Give X the columns, in the order, "
                 "the autoencoder was fitted on."
             )
+        info = np.finfo(dtype)
+        if not info.tiny <= encoder.input_scale <= info.max:
+            raise ValueError(
+                f"encoder_init multiplies its input by {encoder.input_scale:g} (its "
+                f"input_scale_, for features of {1 / encoder.input_scale:g} or so), which "
+                f"{np.dtype(dtype).name} cannot hold. Fit both models on X of the same dtype."
+            )
         # astype copies, so training never writes into the given model.
         coefs = [W.astype(dtype) for W in encoder.coefs]
         intercepts = [b.astype(dtype) for b in encoder.intercepts]

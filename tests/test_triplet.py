@@ -373,6 +373,13 @@ def test_encoder_init_keeps_the_input_scale_its_weights_were_trained_for():
     np.testing.assert_allclose(start.transform(X), expected, atol=1e-8)
 
 
+def test_encoder_init_whose_input_scale_the_dtype_cannot_hold_is_a_clear_error():
+    X, y = _catalog()
+    autoencoder = _autoencoder(X * 1e-42)  # float64: its input_scale_ is beyond float32's
+    with pytest.raises(ValueError, match="float32 cannot hold"):
+        _small(encoder_init=autoencoder).fit((X * 1e-42).astype(np.float32), y)
+
+
 def test_encoder_init_is_cast_to_the_input_dtype():
     X, y = _catalog()
     autoencoder = _autoencoder(X)
