@@ -20,8 +20,10 @@ bit for bit as without it.
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils.extmath import row_norms
 
 from ._indexed import IndexedGradient, Slices
+from ._masking import fill_missing
 
 
 def _tanh_inplace(Z):
@@ -92,15 +94,8 @@ def _squared_row_norms(X, block_values=1 << 22):
     width = X.nnz / max(1, X.shape[0]) if sp.issparse(X) else X.shape[1]
     step = max(1, int(block_values // max(1, width)))
     for start in range(0, X.shape[0], step):
-        part = X[start : start + step]
-        if sp.issparse(part):
-            values = np.nan_to_num(part.data.astype(np.float64), nan=0.0)
-            rows = np.repeat(np.arange(part.shape[0]), np.diff(part.indptr))
-            norms = np.bincount(rows, weights=values * values, minlength=part.shape[0])
-        else:
-            values = np.nan_to_num(part.astype(np.float64), nan=0.0)
-            norms = np.einsum("ij,ij->i", values, values)
-        squared[start : start + step] = norms
+        part = fill_missing(X[start : start + step]).astype(np.float64)
+        squared[start : start + step] = row_norms(part, squared=True)
     return squared
 
 

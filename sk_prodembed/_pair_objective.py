@@ -28,6 +28,7 @@ from ._contrastive import (
     l2_normalize_backward,
     to_embedding,
 )
+from ._pair_batches import PairGraph
 from ._pair_losses import multiple_negatives_ranking_loss, triplet_margin_loss
 from .pairs import pairs_of
 
@@ -206,8 +207,8 @@ def check_pair_supervision(pairs, pair_weight, n_samples, labels_train=False):
             )
         if not np.any(weights > 0):
             raise ValueError("pair_weight is zero for every pair: no pair to learn from.")
-    if pairs.shape[1] == 2 and _one_complete_graph(pairs):
-        n_rows = len(np.unique(pairs))
+    n_rows = _complete_graph_size(pairs, n_samples) if pairs.shape[1] == 2 else 0
+    if n_rows:
         message = (
             f"pairs connect each of their {n_rows} rows with every other: the pair loss "
             "takes its negatives among a batch's other rows, known partners excepted, so "
@@ -223,12 +224,10 @@ def check_pair_supervision(pairs, pair_weight, n_samples, labels_train=False):
     return pairs, weights
 
 
-def _one_complete_graph(pairs):
-    """Whether the pairs (no row paired with itself) join every one of the rows
-    they hold with every other (a single pair included)."""
-    first, second = np.minimum(pairs[:, 0], pairs[:, 1]), np.maximum(pairs[:, 0], pairs[:, 1])
-    rows, codes = np.unique(np.concatenate([first, second]), return_inverse=True)
-    n_rows = len(rows)
-    codes = codes.astype(np.int64)
-    distinct = len(np.unique(codes[: len(pairs)] * n_rows + codes[len(pairs) :]))
-    return distinct == n_rows * (n_rows - 1) // 2
+def _complete_graph_size(pairs, n_samples):
+    """The number of rows the pairs hold if they join each of them with every
+    other (a single pair included), else 0: every paired row then has all
+    the others as its distinct partners."""
+    degrees = PairGraph(pairs, n_samples).degrees()
+    paired = degrees[degrees > 0]
+    return len(paired) if np.all(paired == len(paired) - 1) else 0
